@@ -1,0 +1,148 @@
+# eddy: an io_uring async runtime for C with PEP 567 contexts.
+#
+#   make            build/libeddy.a, build/libeddy.so, examples and tests
+#   make demo       build and run the main demo
+#   make test       the Criterion suite: optimised, then ASan+UBSan,
+#                   and the thread tests under TSan
+#   make bench      benchmarks against the peers (CPython, glibc, ...)
+#   make install    PREFIX=/usr/local DESTDIR= ; make uninstall
+#   make clean
+#
+# Every output goes to build/.  CC=clang works as well as gcc.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+ARCH    := $(shell uname -m)
+CCNAME  := $(notdir $(firstword $(CC)))
+B       := build
+OUT     := $(B)/$(CCNAME)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+CFLAGS  ?= -g
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden \
+             -fstack-clash-protection -I.
+LIBS    := -lpthread
+
+# Variants of the library: what users get, and the builds tests run on.
+FLAGS_lib  := -O2
+FLAGS_test := -O2 -DEDDY_TEST_HOOKS
+FLAGS_asan := -O1 -DEDDY_TEST_HOOKS -fno-omit-frame-pointer \
+              -fsanitize=address,undefined -fno-sanitize-recover=all
+FLAGS_tsan := -O1 -DEDDY_TEST_HOOKS -fsanitize=thread
+
+MODULES   := ctx
+PUBLIC_H  := ctx/common.h ctx/ctx.h
+LIB_SRC   := $(wildcard $(addsuffix /*.c,$(MODULES))) \
+             $(wildcard $(addsuffix /*_$(ARCH).S,$(MODULES)))
+LIB_OBJ   := $(addsuffix .o,$(basename $(LIB_SRC)))
+TESTS     := $(basename $(notdir $(wildcard tests/*.c)))
+TSAN_TESTS:= $(filter %_threads,$(TESTS))
+EXAMPLES  := $(basename $(wildcard examples/*.c examples/*/*.c))
+BENCHES   := $(basename $(notdir $(wildcard bench/*.c)))
+DEMO      := examples/ctx_hello
+
+.PHONY: all test demo bench install uninstall clean deps
+.DEFAULT_GOAL := all
+.SECONDARY:
+
+all: $(B)/libeddy.a $(B)/libeddy.so \
+     $(addprefix $(B)/,$(EXAMPLES)) \
+     $(addprefix $(OUT)-test/tests/,$(TESTS))
+
+test: deps
+	@$(MAKE) --no-print-directory test-build
+	@tests/run $(OUT) "$(TESTS)" "$(TSAN_TESTS)"
+
+test-build: $(foreach v,test asan,$(addprefix $(OUT)-$(v)/tests/,$(TESTS))) \
+            $(addprefix $(OUT)-tsan/tests/,$(TSAN_TESTS))
+
+demo: deps
+	@$(MAKE) --no-print-directory $(B)/$(DEMO)
+	@$(B)/$(DEMO)
+
+bench: deps
+	@$(MAKE) --no-print-directory $(addprefix $(B)/bench/,$(BENCHES))
+	@for b in $(BENCHES); do $(B)/bench/$$b || exit 1; done
+
+# --- the library, in each variant -------------------------------------------
+
+define variant
+$(OUT)-$(1)/%.o: %.c
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) $$(FLAGS_$(1)) -MMD -MP -c $$< -o $$@
+$(OUT)-$(1)/%.o: %.S
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) $$(FLAGS_$(1)) -MMD -MP -c $$< -o $$@
+$(OUT)-$(1)/libeddy.a: $(addprefix $(OUT)-$(1)/,$(LIB_OBJ))
+	@rm -f $$@
+	$$(AR) rcs $$@ $$^
+$(OUT)-$(1)/tests/%: $(OUT)-$(1)/tests/%.o $(OUT)-$(1)/libeddy.a
+	$$(CC) $$(FLAGS_$(1)) -o $$@ $$^ -lcriterion $$(LIBS)
+-include $$(shell find $(OUT)-$(1) -name '*.d' 2>/dev/null)
+endef
+$(foreach v,lib test asan tsan,$(eval $(call variant,$(v))))
+
+$(B)/libeddy.a: $(OUT)-lib/libeddy.a
+	cp $< $@
+$(B)/libeddy.so: $(addprefix $(OUT)-lib/,$(LIB_OBJ))
+	$(CC) -shared -Wl,-soname,libeddy.so.0 -o $@ $^ $(LIBS)
+
+$(B)/examples/%: examples/%.c $(B)/libeddy.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(B)/libeddy.a $(LIBS)
+
+$(B)/bench/%: bench/%.c $(B)/libeddy.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(B)/libeddy.a $(LIBS)
+
+# --- dependencies ------------------------------------------------------------
+
+# Debian packages the build needs, and a header that proves each is there.
+DEB_PKGS := liburing-dev:liburing.h libcriterion-dev:criterion/criterion.h
+ifeq ($(CCNAME),clang)
+DEB_PKGS += libclang-rt-dev:sanitizer/asan_interface.h
+endif
+
+deps:
+	@missing=; for p in $(DEB_PKGS); do \
+	  printf '#include <%s>\n' "$${p#*:}" | $(CC) -E -x c - >/dev/null 2>&1 \
+	    || missing="$$missing $${p%%:*}"; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing$$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
+	    >/dev/null || { apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
+	    >/dev/null; } || { echo "apt-get could not install$$missing"; exit 1; }; \
+	else \
+	  echo "eddy needs these packages; install them (as root: apt-get install$$missing) and run make again."; \
+	  exit 1; \
+	fi
+
+# --- install -----------------------------------------------------------------
+
+INC := $(DESTDIR)$(PREFIX)/include
+LIBDIR := $(DESTDIR)$(PREFIX)/lib
+
+# Installed module headers sit side by side in include/eddy/, so their
+# "module/name.h" includes become "name.h", and eddy.h's become "eddy/...".
+install: $(B)/libeddy.a $(B)/libeddy.so
+	install -d $(INC)/eddy $(LIBDIR)/pkgconfig
+	for h in $(PUBLIC_H); do \
+	  sed 's|^#include "[a-z]*/\([a-z_]*\.h\)"|#include "\1"|' $$h \
+	    > $(INC)/eddy/$$(basename $$h); done
+	sed 's|^#include "[a-z]*/|#include "eddy/|' eddy.h > $(INC)/eddy.h
+	install -m 644 $(B)/libeddy.a $(LIBDIR)/libeddy.a
+	install -m 755 $(B)/libeddy.so $(LIBDIR)/libeddy.so.0
+	ln -sf libeddy.so.0 $(LIBDIR)/libeddy.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIBS)|' eddy.pc.in \
+	  > $(LIBDIR)/pkgconfig/eddy.pc
+
+uninstall:
+	rm -rf $(INC)/eddy
+	rm -f $(INC)/eddy.h $(LIBDIR)/libeddy.a $(LIBDIR)/libeddy.so \
+	  $(LIBDIR)/libeddy.so.0 $(LIBDIR)/pkgconfig/eddy.pc
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,71 @@
+/*
+ * Contexts, internal: the layout that variables and tokens share.
+ *
+ * A context is a version of the HAMT plus what makes it a PEP 567 Context:
+ * a reference count, whether some thread has it entered, and the context
+ * that was current before (so leave can restore it).
+ *
+ * The get cache.  CPython caches the last value of each variable in the
+ * variable itself, which is safe under the GIL but a data race here, where
+ * worker threads get and set the same variables in other contexts.  eddy
+ * keeps the cache in the context instead: a small direct-mapped table
+ * indexed by the variable's cache_slot, holding (variable, value) as found
+ * in this context's mapping.  Only the thread that has a context entered
+ * reads or writes it, and entering is exclusive, so the cache needs no
+ * atomics.  It never goes stale: set and reset write through the one entry
+ * they change, and a copy starts with its parent's entries, which hold for
+ * the shared mapping too.
+ *
+ *     cache[var->cache_slot] = { var, value | CTX_UNSET }
+ */
+#ifndef EDDY_CONTEXT_H
+#define EDDY_CONTEXT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "hamt.h"
+
+#define CTX_CACHE_SLOTS 8
+
+/* Marks a cache entry for a variable that has no value in the context. */
+extern char eddy_ctx_unset_mark;
+#define CTX_UNSET ((void *)&eddy_ctx_unset_mark)
+
+struct ctx_cache_entry {
+	const eddy_var *var;
+	void *val;
+};
+
+struct eddy_ctx {
+	eddy_hamt map;
+	atomic_uint refs;
+	atomic_bool entered;
+	eddy_ctx *prev; /* current before this one was entered */
+	struct ctx_cache_entry cache[CTX_CACHE_SLOTS];
+};
+
+/* This thread's current context, or NULL before it first needs one. */
+extern _Thread_local eddy_ctx *eddy_ctx_now
+	__attribute__((tls_model("initial-exec")));
+
+/* The value var has in ctx (ctx is current): true and *val, or false. */
+static inline bool ctx_lookup(eddy_ctx *ctx, const eddy_var *var, void **val)
+{
+	struct ctx_cache_entry *c = &ctx->cache[var->cache_slot];
+	if (c->var != var) {
+		c->var = var;
+		if (eddy_hamt_find(&ctx->map, var, &c->val))
+			c->val = CTX_UNSET;
+	}
+	*val = c->val;
+	return c->val != CTX_UNSET;
+}
+
+static inline void ctx_cache_store(eddy_ctx *ctx, const eddy_var *var,
+				   void *val)
+{
+	ctx->cache[var->cache_slot] = (struct ctx_cache_entry){ var, val };
+}
+
+#endif

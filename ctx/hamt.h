@@ -1,0 +1,57 @@
+/*
+ * The persistent mapping behind every context, internal to ctx/.
+ * hamt.c explains the structure.
+ */
+#ifndef EDDY_HAMT_H
+#define EDDY_HAMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "var.h"
+
+struct eddy_hamt_node;
+
+/* One version of the mapping: a reference to its root and its size.  Two
+ * versions share every node they have in common. */
+typedef struct eddy_hamt {
+	struct eddy_hamt_node *root; /* NULL when empty */
+	size_t count;
+} eddy_hamt;
+
+/* 0 and *val, or -ENOENT. */
+int eddy_hamt_find(const eddy_hamt *m, const eddy_var *key, void **val);
+
+/*
+ * Maps key to val in m.  When old is non-NULL it receives the previous
+ * value, and *had_old whether there was one.  0, or -ENOMEM with m's
+ * contents unchanged.
+ */
+int eddy_hamt_set(eddy_hamt *m, const eddy_var *key, void *val, void **old,
+		  int *had_old);
+
+/* Removes key: 0, -ENOENT when absent, or -ENOMEM with m unchanged. */
+int eddy_hamt_delete(eddy_hamt *m, const eddy_var *key);
+
+/* dst becomes another version of src in O(1); dst must be empty. */
+void eddy_hamt_share(eddy_hamt *dst, const eddy_hamt *src);
+
+/* Drops m's reference to its nodes; m becomes empty. */
+void eddy_hamt_clear(eddy_hamt *m);
+
+/* Seven bitmap levels (shifts 0 to 30) and a collision node below them. */
+#define EDDY_HAMT_MAX_DEPTH 8
+
+/* A walk that holds a snapshot of the mapping: the public eddy_ctx_iter. */
+void eddy_hamt_iter_begin(eddy_ctx_iter *it, const eddy_hamt *m);
+/* 1 and a pair, or 0 at the end (the snapshot is released then). */
+int eddy_hamt_iter_next(eddy_ctx_iter *it, const eddy_var **key, void **val);
+void eddy_hamt_iter_end(eddy_ctx_iter *it);
+
+#ifdef EDDY_TEST_HOOKS
+/* Nodes the mapping reaches, and the deepest level it uses (root = 1). */
+size_t eddy_hamt_node_count(const eddy_hamt *m);
+int eddy_hamt_depth(const eddy_hamt *m);
+#endif
+
+#endif

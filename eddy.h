@@ -1,0 +1,11 @@
+/*
+ * eddy: an io_uring async runtime for C whose tasks each own a PEP 567
+ * context.  Include this header for the whole public API.
+ */
+#ifndef EDDY_H
+#define EDDY_H
+
+#include "ctx/common.h"
+#include "ctx/ctx.h"
+
+#endif
