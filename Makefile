@@ -30,7 +30,7 @@ FLAGS_asan := -O1 -DEDDY_TEST_HOOKS -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=all
 FLAGS_tsan := -O1 -DEDDY_TEST_HOOKS -fsanitize=thread
 
-MODULES   := ctx
+MODULES   := ctx task
 PUBLIC_H  := ctx/common.h ctx/ctx.h
 LIB_SRC   := $(wildcard $(addsuffix /*.c,$(MODULES))) \
              $(wildcard $(addsuffix /*_$(ARCH).S,$(MODULES)))
@@ -98,7 +98,8 @@ $(B)/bench/%: bench/%.c $(B)/libeddy.a
 # --- dependencies ------------------------------------------------------------
 
 # Debian packages the build needs, and a header that proves each is there.
-DEB_PKGS := liburing-dev:liburing.h libcriterion-dev:criterion/criterion.h
+DEB_PKGS := liburing-dev:liburing.h libcriterion-dev:criterion/criterion.h \
+            valgrind:valgrind/valgrind.h
 ifeq ($(CCNAME),clang)
 DEB_PKGS += libclang-rt-dev:sanitizer/asan_interface.h
 endif
