@@ -133,6 +133,18 @@ int eddy_ctx_get(const eddy_ctx *ctx, const eddy_var *var, void **out);
 size_t eddy_ctx_len(const eddy_ctx *ctx);
 
 /*
+ * Copy-then-merge: apply to `into` every change that `from` made relative
+ * to `base` (a snapshot `from` started as): each variable whose value in
+ * `from` differs from `base` takes `from`'s value in `into`, or becomes
+ * unset there if `from` removed it.  Variables `from` did not change keep
+ * into's values.  The walk skips what `from` and `base` share, so it costs
+ * about (changes x log32 n).  Returns how many variables it applied, or
+ * -ENOMEM with `into` unchanged, -EINVAL for a NULL argument.  `into` must
+ * be entered by this thread or by none.
+ */
+int eddy_ctx_merge(eddy_ctx *into, const eddy_ctx *from, const eddy_ctx *base);
+
+/*
  * Iteration over a context's (variable, value) pairs, in no fixed order.
  * The iterator holds a snapshot: later sets do not disturb it.  next
  * returns 1 with a pair, 0 at the end (which releases the snapshot);

@@ -62,41 +62,9 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "hamt_node.h"
 
-enum { NODE_BITMAP, NODE_COLLISION };
-
-#define BITS_PER_LEVEL 5
 #define LAST_SHIFT 30
-
-struct eddy_hamt_node;
-
-struct entry {
-	const eddy_var *key; /* NULL: the entry points to a child node */
-	union {
-		void *val;
-		struct eddy_hamt_node *child;
-	};
-};
-
-struct eddy_hamt_node {
-	atomic_uint refs;
-	uint32_t bits; /* bitmap: occupied slots; collision: the shared hash */
-	uint32_t size; /* entries in e[] */
-	uint8_t kind;
-	struct entry e[];
-};
-
-typedef struct eddy_hamt_node node;
-
-static unsigned slot_of(uint32_t hash, unsigned shift)
-{
-	return (hash >> shift) & 31;
-}
-
-static unsigned index_of(const node *n, uint32_t bit)
-{
-	return (unsigned)__builtin_popcount(n->bits & (bit - 1));
-}
 
 static node *node_alloc(uint8_t kind, uint32_t size, uint32_t bits)
 {
@@ -141,17 +109,18 @@ static void ref_children(node *n)
 }
 
 /*
- * Retire old after its entries were copied into a new node: if this
- * version owned old alone, its references to the children move with the
- * entries; otherwise the new node takes references of its own.
+ * Retire old after its entries were copied into a resized node (which has
+ * the same children: only pairs are added or dropped).  If this version
+ * owned old alone, its references to the children move with the entries;
+ * otherwise the new node takes references of its own.
  */
-static void retire(node *old, node *copy)
+static void retire(node *old)
 {
 	if (node_is_unique(old)) {
 		eddy_free(old);
 		return;
 	}
-	ref_children(copy);
+	ref_children(old);
 	node_unref(old);
 }
 
@@ -182,7 +151,7 @@ static int grow_at(node **slot, uint32_t idx)
 	memcpy(n->e + idx + 1, old->e + idx,
 	       (old->size - idx) * sizeof(struct entry));
 	n->e[idx] = (struct entry){ .key = NULL, .child = NULL };
-	retire(old, n);
+	retire(old);
 	*slot = n;
 	return 0;
 }
@@ -198,7 +167,7 @@ static int shrink_at(node **slot, uint32_t idx)
 	memcpy(n->e, old->e, idx * sizeof(struct entry));
 	memcpy(n->e + idx, old->e + idx + 1,
 	       (old->size - idx - 1) * sizeof(struct entry));
-	retire(old, n);
+	retire(old);
 	*slot = n;
 	return 0;
 }
@@ -269,35 +238,7 @@ static node *join(struct entry a, struct entry b, unsigned shift)
 
 int eddy_hamt_find(const eddy_hamt *m, const eddy_var *key, void **val)
 {
-	const node *n = m->root;
-	uint32_t hash = key->hash;
-	unsigned shift = 0;
-	while (n) {
-		if (n->kind == NODE_COLLISION) {
-			if (n->bits != hash)
-				return -ENOENT;
-			for (uint32_t i = 0; i < n->size; i++) {
-				if (n->e[i].key == key) {
-					*val = n->e[i].val;
-					return 0;
-				}
-			}
-			return -ENOENT;
-		}
-		uint32_t bit = 1u << slot_of(hash, shift);
-		if (!(n->bits & bit))
-			return -ENOENT;
-		const struct entry *e = &n->e[index_of(n, bit)];
-		if (e->key) {
-			if (e->key != key)
-				return -ENOENT;
-			*val = e->val;
-			return 0;
-		}
-		n = e->child;
-		shift += BITS_PER_LEVEL;
-	}
-	return -ENOENT;
+	return m->root ? node_find(m->root, 0, key, val) : -ENOENT;
 }
 
 struct set_op {

@@ -39,6 +39,18 @@ void eddy_hamt_share(eddy_hamt *dst, const eddy_hamt *src);
 /* Drops m's reference to its nodes; m becomes empty. */
 void eddy_hamt_clear(eddy_hamt *m);
 
+/*
+ * Calls fn for every key whose value in `changed` differs from `base`: with
+ * present = true and the new value, or present = false when `changed`
+ * lacks the key.  Subtrees the two versions share are skipped, so the cost
+ * follows the number of differences, not the size of the mapping.  Stops
+ * at fn's first non-zero return and returns it; 0 otherwise.
+ */
+typedef int (*eddy_hamt_diff_fn)(void *arg, const eddy_var *key, void *val,
+				 int present);
+int eddy_hamt_diff(const eddy_hamt *base, const eddy_hamt *changed,
+		   eddy_hamt_diff_fn fn, void *arg);
+
 /* Seven bitmap levels (shifts 0 to 30) and a collision node below them. */
 #define EDDY_HAMT_MAX_DEPTH 8
 
@@ -52,6 +64,8 @@ void eddy_hamt_iter_end(eddy_ctx_iter *it);
 /* Nodes the mapping reaches, and the deepest level it uses (root = 1). */
 size_t eddy_hamt_node_count(const eddy_hamt *m);
 int eddy_hamt_depth(const eddy_hamt *m);
+/* Nodes the last eddy_hamt_diff of this thread looked into. */
+size_t eddy_hamt_diff_visits(void);
 #endif
 
 #endif
