@@ -29,7 +29,8 @@ static eddy_ctx *ctx_alloc(void)
 	}
 	ctx->map = (eddy_hamt){ NULL, 0 };
 	atomic_init(&ctx->refs, 1);
-	atomic_init(&ctx->entered, false);
+	atomic_init(&ctx->owner, 0);
+	ctx->holds = 0;
 	ctx->prev = NULL;
 	return ctx;
 }
@@ -101,7 +102,7 @@ eddy_ctx *eddy_ctx_current(void)
 		base = eddy_ctx_new();
 		if (!base)
 			return NULL;
-		atomic_store(&base->entered, true);
+		eddy_ctx_claim(base);
 		pthread_setspecific(base_key, base);
 		thread_base = base;
 	}
@@ -109,15 +110,57 @@ eddy_ctx *eddy_ctx_current(void)
 	return base;
 }
 
+/* A token for this thread: the address of a thread-local, unique among
+ * live threads. */
+static _Thread_local char thread_mark __attribute__((tls_model("initial-exec")));
+
+static uintptr_t this_thread(void)
+{
+	return (uintptr_t)&thread_mark;
+}
+
+int eddy_ctx_claim(eddy_ctx *ctx)
+{
+	if (!ctx)
+		return -EINVAL;
+	uintptr_t me = this_thread(), free_ = 0;
+	if (!atomic_compare_exchange_strong_explicit(&ctx->owner, &free_, me,
+						     memory_order_acquire,
+						     memory_order_relaxed) &&
+	    free_ != me)
+		return -EBUSY;
+	ctx->holds++;
+	return 0;
+}
+
+int eddy_ctx_release(eddy_ctx *ctx)
+{
+	if (!ctx || atomic_load_explicit(&ctx->owner, memory_order_relaxed) !=
+			    this_thread())
+		return -EINVAL;
+	if (--ctx->holds == 0)
+		atomic_store_explicit(&ctx->owner, 0, memory_order_release);
+	return 0;
+}
+
+eddy_ctx *eddy_ctx_swap_current(eddy_ctx *ctx)
+{
+	eddy_ctx *prev = eddy_ctx_now;
+	eddy_ctx_now = ctx;
+	return prev;
+}
+
 int eddy_ctx_enter(eddy_ctx *ctx)
 {
 	if (!ctx)
 		return -EINVAL;
-	bool idle = false;
-	if (!atomic_compare_exchange_strong_explicit(&ctx->entered, &idle, true,
+	uintptr_t free_ = 0;
+	if (!atomic_compare_exchange_strong_explicit(&ctx->owner, &free_,
+						     this_thread(),
 						     memory_order_acquire,
 						     memory_order_relaxed))
 		return -EBUSY;
+	ctx->holds = 1;
 	ctx->prev = eddy_ctx_now;
 	eddy_ctx_now = ctx;
 	return 0;
@@ -129,8 +172,7 @@ int eddy_ctx_leave(eddy_ctx *ctx)
 		return -EINVAL;
 	eddy_ctx_now = ctx->prev;
 	ctx->prev = NULL;
-	atomic_store_explicit(&ctx->entered, false, memory_order_release);
-	return 0;
+	return eddy_ctx_release(ctx);
 }
 
 int eddy_ctx_run(eddy_ctx *ctx, eddy_fn fn, void *arg, void **result)

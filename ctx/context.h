@@ -2,8 +2,16 @@
  * Contexts, internal: the layout that variables and tokens share.
  *
  * A context is a version of the HAMT plus what makes it a PEP 567 Context:
- * a reference count, whether some thread has it entered, and the context
- * that was current before (so leave can restore it).
+ * a reference count, which thread has it entered, and the context that was
+ * current before (so leave can restore it).
+ *
+ * Entering.  `owner` names the thread that has the context entered (0:
+ * none); taking it is a compare-and-swap, so two threads never both hold
+ * one context.  The owner may hold it several times over (`holds`): once
+ * for eddy_ctx_enter, and once per task of that thread that runs in it,
+ * through eddy_ctx_claim.  A task runtime claims a task's context once,
+ * then switches between tasks by only setting the thread's current
+ * context, without an atomic operation per switch.
  *
  * The get cache.  CPython caches the last value of each variable in the
  * variable itself, which is safe under the GIL but a data race here, where
@@ -40,8 +48,9 @@ struct ctx_cache_entry {
 struct eddy_ctx {
 	eddy_hamt map;
 	atomic_uint refs;
-	atomic_bool entered;
-	eddy_ctx *prev; /* current before this one was entered */
+	_Atomic(uintptr_t) owner; /* the entering thread's eddy_ctx_thread_id */
+	unsigned holds;           /* how often the owner holds it; its own */
+	eddy_ctx *prev;           /* current before eddy_ctx_enter */
 	struct ctx_cache_entry cache[CTX_CACHE_SLOTS];
 };
 

@@ -125,6 +125,22 @@ int eddy_ctx_run(eddy_ctx *ctx, eddy_fn fn, void *arg, void **result);
 int eddy_ctx_enter(eddy_ctx *ctx);
 int eddy_ctx_leave(eddy_ctx *ctx);
 
+/*
+ * For task runtimes (task/ uses them): hold a context on behalf of code
+ * that will run in it on this thread, possibly several holders at once,
+ * and make a context current without entering it.
+ *
+ * claim: -EBUSY when another thread has ctx entered; succeeds when this
+ * thread already holds it.  While held, eddy_ctx_enter and eddy_ctx_run
+ * of ctx return -EBUSY everywhere, as for an entered context.
+ * release: drops one hold; -EINVAL when this thread holds none.
+ * swap_current: sets this thread's current context, returns the previous;
+ * the caller keeps the claim that makes this legitimate.
+ */
+int eddy_ctx_claim(eddy_ctx *ctx);
+int eddy_ctx_release(eddy_ctx *ctx);
+eddy_ctx *eddy_ctx_swap_current(eddy_ctx *ctx);
+
 /* ctx[var]: 0 and *out (out may be NULL: `var in ctx`), or -ENOENT when the
  * variable is unset in ctx; defaults do not count, as in CPython. */
 int eddy_ctx_get(const eddy_ctx *ctx, const eddy_var *var, void **out);
