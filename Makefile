@@ -41,7 +41,18 @@ EXAMPLES  := $(basename $(wildcard examples/*.c examples/*/*.c))
 BENCHES   := $(basename $(notdir $(wildcard bench/*.c)))
 DEMO      := examples/ctx_hello
 
-.PHONY: all test demo bench install uninstall clean deps
+# The aarch64 switch test: cross-built, run under qemu-user.  Optional:
+# XSKIP says why it cannot run here, and is empty when it can.
+XCC   := $(if $(filter clang%,$(CCNAME)),$(CC) --target=aarch64-linux-gnu,aarch64-linux-gnu-gcc)
+XQEMU := qemu-aarch64
+XTEST := $(OUT)-aarch64/switch_test
+XSKIP  = $(shell r=; command -v $(XQEMU) >/dev/null || r="no $(XQEMU)"; \
+           echo 'int main(void){return 0;}' | \
+           $(XCC) -static -x c - -o /dev/null 2>/dev/null || \
+           r="$${r:+$$r, }$(firstword $(XCC)) cannot build static aarch64 binaries"; \
+           echo "$$r")
+
+.PHONY: all test demo bench install uninstall clean deps deps-aarch64
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -49,9 +60,10 @@ all: $(B)/libeddy.a $(B)/libeddy.so \
      $(addprefix $(B)/,$(EXAMPLES)) \
      $(addprefix $(OUT)-test/tests/,$(TESTS))
 
-test: deps
-	@$(MAKE) --no-print-directory test-build
-	@tests/run $(OUT) "$(TESTS)" "$(TSAN_TESTS)"
+test: deps deps-aarch64
+	@$(MAKE) --no-print-directory test-build $(if $(XSKIP),,$(XTEST))
+	@tests/run $(OUT) "$(TESTS)" "$(TSAN_TESTS)" \
+	  "$(if $(XSKIP),skip: $(XSKIP),$(XQEMU) $(XTEST))"
 
 test-build: $(foreach v,test asan,$(addprefix $(OUT)-$(v)/tests/,$(TESTS))) \
             $(addprefix $(OUT)-tsan/tests/,$(TSAN_TESTS))
@@ -95,6 +107,14 @@ $(B)/bench/%: bench/%.c $(B)/libeddy.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(B)/libeddy.a $(LIBS)
 
+# --- the aarch64 switch, cross-built and run under qemu-user ----------------
+
+# A static binary of the switch and a small harness, which qemu-aarch64 runs
+# on any host.
+$(XTEST): tests/aarch64/switch_test.c task/switch_aarch64.S task/switch.h
+	@mkdir -p $(@D)
+	$(XCC) -std=c11 $(WARN) -O2 -g -static -I. -o $@ $(filter-out %.h,$^)
+
 # --- dependencies ------------------------------------------------------------
 
 # Debian packages the build needs, and a header that proves each is there.
@@ -120,6 +140,18 @@ deps:
 	  echo "eddy needs these packages; install them (as root: apt-get install$$missing) and run make again."; \
 	  exit 1; \
 	fi
+
+# The aarch64 switch test's tools, installed when possible, never required.
+XDEB_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+
+deps-aarch64:
+	@[ -z "$(XSKIP)" ] || [ "$$(id -u)" != 0 ] || \
+	! command -v apt-get >/dev/null || { \
+	  echo "installing $(XDEB_PKGS) (optional)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(XDEB_PKGS) \
+	    >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(XDEB_PKGS) \
+	    >/dev/null 2>&1; } || echo "could not install $(XDEB_PKGS)"; }
 
 # --- install -----------------------------------------------------------------
 
