@@ -31,7 +31,7 @@
 
 #include "task/coro.h"
 
-enum { REPS = 7, ROUNDS = 2000000, SWAPCONTEXT_ROUNDS = 100000 };
+enum { REPS = 25, ROUNDS = 500000, SWAPCONTEXT_ROUNDS = 20000 };
 enum { STACK_SIZE = 64 * 1024 };
 
 static double now_ns(void)
