@@ -1,0 +1,140 @@
+/*
+ * Coroutine stacks across threads: a stack released on another thread
+ * than the one that acquired it, a thread's pool at its exit, and many
+ * threads acquiring and trading stacks at once.  Runs under TSan too.
+ */
+#include "check.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "task/stack.h"
+
+EDDY_SUITE(task_stack_threads);
+
+static struct eddy_stack_stats stats(void)
+{
+	struct eddy_stack_stats s;
+	eddy_stack_stats(&s);
+	return s;
+}
+
+static void *run(void *(*fn)(void *), void *arg)
+{
+	pthread_t t;
+	void *result;
+	cr_assert_eq(pthread_create(&t, NULL, fn, arg), 0);
+	cr_assert_eq(pthread_join(t, &result), 0);
+	return result;
+}
+
+static void *release_then_take_again(void *arg)
+{
+	struct eddy_stack *st = arg, *again = NULL;
+	eddy_stack_release(st);
+	if (eddy_stack_acquire(st->size, &again))
+		return NULL;
+	eddy_stack_release(again);
+	return again;
+}
+
+Test(task_stack_threads, stack_released_elsewhere_joins_that_threads_pool)
+{
+	struct eddy_stack *st = NULL;
+	cr_assert_eq(eddy_stack_acquire(0, &st), 0);
+	uint64_t mmaps = stats().mmaps;
+	cr_assert_eq(run(release_then_take_again, st), st);
+
+	/* The thread has exited: its pool went to the depot, cold. */
+	struct eddy_stack_stats s = stats();
+	cr_assert_eq(s.pooled, 1);
+	cr_assert_eq(s.cold, 1);
+	struct eddy_stack *again = NULL;
+	cr_assert_eq(eddy_stack_acquire(0, &again), 0);
+	cr_assert_eq(again, st);
+	cr_assert_eq(stats().mmaps, mmaps);
+	eddy_stack_release(again);
+	eddy_stack_pool_drain();
+	cr_assert_eq(stats().mapped, 0);
+	cr_assert_eq(stats().regions, 0);
+}
+
+/* ---- Many threads at once -------------------------------------------- */
+
+#define THREADS 8
+#define ROUNDS 200
+#define HELD 24
+
+/* Stacks left by one thread for another to release. */
+static pthread_mutex_t trade_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct eddy_stack *traded[THREADS * HELD];
+static size_t ntraded;
+
+static void mark(struct eddy_stack *st, uintptr_t who)
+{
+	memcpy((char *)st->lo + st->size - sizeof who, &who, sizeof who);
+	memcpy((char *)st->lo + sizeof(uint64_t), &who, sizeof who);
+}
+
+static int marked(const struct eddy_stack *st, uintptr_t who)
+{
+	uintptr_t top, bottom;
+	memcpy(&top, (char *)st->lo + st->size - sizeof top, sizeof top);
+	memcpy(&bottom, (char *)st->lo + sizeof(uint64_t), sizeof bottom);
+	return top == who && bottom == who;
+}
+
+static void *churn(void *arg)
+{
+	uintptr_t id = (uintptr_t)arg;
+	static const size_t sizes[] = { 0, 16 * 1024, 64 * 1024 };
+	struct eddy_stack *held[HELD];
+	for (unsigned round = 0; round < ROUNDS; round++) {
+		uintptr_t who = id << 32 | round;
+		for (unsigned i = 0; i < HELD; i++) {
+			if (eddy_stack_acquire(sizes[(i + round) % 3], &held[i]))
+				return (void *)"acquire failed";
+			mark(held[i], who);
+		}
+		for (unsigned i = 0; i < HELD; i++)
+			if (!marked(held[i], who))
+				return (void *)"a stack was held twice";
+		for (unsigned i = 0; i < HELD; i++)
+			if (i % 4) /* every fourth goes to another thread */
+				eddy_stack_release(held[i]);
+		pthread_mutex_lock(&trade_lock);
+		struct eddy_stack *theirs[HELD / 4];
+		size_t n = 0;
+		while (ntraded && n < HELD / 4)
+			theirs[n++] = traded[--ntraded];
+		for (unsigned i = 0; i < HELD; i += 4)
+			traded[ntraded++] = held[i];
+		pthread_mutex_unlock(&trade_lock);
+		for (size_t i = 0; i < n; i++)
+			eddy_stack_release(theirs[i]);
+	}
+	return NULL;
+}
+
+Test(task_stack_threads, threads_acquire_and_trade_stacks_without_sharing_one)
+{
+	pthread_t t[THREADS];
+	for (uintptr_t i = 0; i < THREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, churn, (void *)(i + 1)),
+			     0);
+	for (int i = 0; i < THREADS; i++) {
+		void *failure;
+		cr_assert_eq(pthread_join(t[i], &failure), 0);
+		cr_assert_null(failure, "%s", (const char *)failure);
+	}
+	while (ntraded)
+		eddy_stack_release(traded[--ntraded]);
+	struct eddy_stack_stats s = stats();
+	cr_assert_eq(s.pooled, s.mapped, "every stack is idle");
+	eddy_stack_pool_drain();
+	s = stats();
+	cr_assert_eq(s.mapped, 0);
+	cr_assert_eq(s.regions, 0);
+	cr_assert_eq(s.map_entries, 0);
+}
