@@ -7,5 +7,6 @@
 
 #include "ctx/common.h"
 #include "ctx/ctx.h"
+#include "task/task.h"
 
 #endif

@@ -13,9 +13,15 @@
  * so every switch loads an MXCSR that differs from the current one: on
  * some CPUs that costs tens of nanoseconds, which these rows would show.
  *
+ * Tasks.  Create+destroy is eddy_task_new then eddy_task_free of a task
+ * that never ran, with its stack from the thread's pool, against what a
+ * runtime without a pool pays for a guarded stack: mmap, mprotect of the
+ * guard page, munmap.  Memory per idle task is the resident set's growth
+ * over 100,000 tasks that have each run once and are parked in a suspend,
+ * with the default stack size, divided by their number.
+ *
  * Each figure is the best of REPS runs, to keep out the noise of a shared
- * machine.  The create+destroy and memory-per-task figures of the task
- * layer are to join these (see main).
+ * machine.
  */
 #define _GNU_SOURCE 1
 
@@ -26,10 +32,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "task/coro.h"
+#include "task/task.h"
 
 enum { REPS = 25, ROUNDS = 500000, SWAPCONTEXT_ROUNDS = 20000 };
 enum { STACK_SIZE = 64 * 1024 };
@@ -267,14 +276,103 @@ static void bench_switch(void)
 	       c[1].best);
 }
 
+/* --- tasks ------------------------------------------------------------------ */
+
+enum { CREATE_ROUNDS = 200000, MMAP_ROUNDS = 2000, PARKED = 100000 };
+
+static void *parks(void *arg)
+{
+	eddy_task_suspend();
+	return arg;
+}
+
+static double time_create_pooled(void)
+{
+	double t0 = now_ns();
+	for (int i = 0; i < CREATE_ROUNDS; i++) {
+		eddy_task *t = eddy_task_new(parks, NULL, NULL, 0);
+		if (!t) {
+			perror("eddy_task_new");
+			exit(1);
+		}
+		eddy_task_free(t);
+	}
+	return (now_ns() - t0) / CREATE_ROUNDS;
+}
+
+static double time_fresh_mmap_stack(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t size = EDDY_STACK_DEFAULT + page;
+	double t0 = now_ns();
+	for (int i = 0; i < MMAP_ROUNDS; i++) {
+		void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+			       0);
+		if (p == MAP_FAILED || mprotect(p, page, PROT_NONE)) {
+			perror("mmap");
+			exit(1);
+		}
+		munmap(p, size);
+	}
+	return (now_ns() - t0) / MMAP_ROUNDS;
+}
+
+static long resident_bytes(void)
+{
+	long pages_total, pages_resident;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f || fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2) {
+		perror("/proc/self/statm");
+		exit(1);
+	}
+	fclose(f);
+	return pages_resident * sysconf(_SC_PAGESIZE);
+}
+
+static double bytes_per_parked_task(void)
+{
+	static eddy_task *tasks[PARKED];
+	long before = resident_bytes();
+	for (int i = 0; i < PARKED; i++) {
+		tasks[i] = eddy_task_new(parks, NULL, NULL, 0);
+		if (!tasks[i] || eddy_task_resume(tasks[i]) != 0) {
+			perror("eddy_task_new");
+			exit(1);
+		}
+	}
+	double per_task = (double)(resident_bytes() - before) / PARKED;
+	for (int i = 0; i < PARKED; i++)
+		eddy_task_free(tasks[i]);
+	return per_task;
+}
+
+static void bench_tasks(void)
+{
+	double pooled = 1e30, fresh = 1e30;
+	eddy_task_free(eddy_task_new(parks, NULL, NULL, 0)); /* warm the pool */
+	for (int rep = 0; rep < REPS; rep++) {
+		double p = time_create_pooled(), f = time_fresh_mmap_stack();
+		pooled = p < pooled ? p : pooled;
+		fresh = f < fresh ? f : fresh;
+	}
+	printf("\ntask create+destroy (ns)\n");
+	printf("  %-40s %8.1f ns   (target <= 50)\n",
+	       "eddy, stack from the pool", pooled);
+	printf("  %-40s %8.1f ns\n", "fresh mmap+mprotect+munmap stack", fresh);
+	printf("  %-40s %8.1f x\n", "fresh / eddy", fresh / pooled);
+
+	double per_task = bytes_per_parked_task();
+	printf("\nmemory per idle task (%d parked, %d KiB stacks)\n", PARKED,
+	       EDDY_STACK_DEFAULT / 1024);
+	printf("  %-40s %8.0f B    (target <= 8192)\n", "resident, per task",
+	       per_task);
+}
+
 int main(void)
 {
 	printf("bench/task: best of %d runs\n\n", REPS);
 	bench_switch();
-	/*
-	 * To come with the task layer: create+destroy with a pooled and with a
-	 * freshly mmap'd stack, and memory per idle task (RSS over 100,000
-	 * parked tasks), each as its own bench_ function printing its rows.
-	 */
+	bench_tasks();
 	return 0;
 }

@@ -1,0 +1,236 @@
+/*
+ * Tasks: a coroutine, its stack, its context, and its result.
+ *
+ * A task allocates nothing of its own.  Its control block sits at the top
+ * of its stack, followed by the scheduler's bytes and the task's name; the
+ * coroutine's frames grow down from just below it:
+ *
+ *   stack->lo                                           stack->lo + size
+ *   | guard | ... frames grow down <-- | eddy_task | sched | name |
+ *
+ * So a spawn with a pooled stack costs no malloc and no system call, and an
+ * idle task touches one page for its control block and first frames.
+ *
+ * Contexts.  A task holds one reference to the context it runs in (a copy
+ * of its parent's, or under SHARE the parent's own) and, under MERGE, one
+ * to the snapshot it started from, for the diff at collect time.  The
+ * first resume claims the context for this thread (eddy_ctx_claim), and
+ * the task keeps that claim until it finishes, so that no other thread
+ * enters a context in which a task may still run; switching in and out is
+ * then only a store of the thread's current context.
+ */
+#include "task.h"
+
+#include <errno.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "coro.h"
+#include "stack.h"
+
+enum task_state { TASK_SUSPENDED, TASK_RUNNING, TASK_FINISHED, TASK_COLLECTED };
+
+struct eddy_task {
+	struct eddy_coro coro;
+	struct eddy_stack *stack; /* holds this very struct */
+	eddy_ctx *ctx;            /* the context the task runs in */
+	eddy_ctx *now;            /* current inside the task when it suspended */
+	eddy_ctx *base;           /* MERGE: the snapshot ctx started as */
+	void *result;
+	uint64_t id;
+	const char *name;
+	enum eddy_policy policy;
+	enum task_state state;
+	bool claimed;
+	alignas(max_align_t) unsigned char sched[];
+};
+
+/* Room a task must leave for its own frames below the control block. */
+#define TASK_MIN_FRAMES 4096
+
+static _Thread_local eddy_task *current_task
+	__attribute__((tls_model("initial-exec")));
+static atomic_uint_fast64_t next_id = 1;
+
+static int take_context(eddy_task *t)
+{
+	eddy_ctx *parent = eddy_ctx_current();
+	if (!parent)
+		return -ENOMEM;
+	if (t->policy == EDDY_SHARE) {
+		t->ctx = eddy_ctx_ref(parent);
+		return 0;
+	}
+	if (t->policy == EDDY_MERGE && !(t->base = eddy_ctx_copy(parent)))
+		return -ENOMEM;
+	if (!(t->ctx = eddy_ctx_copy(parent))) {
+		eddy_ctx_unref(t->base);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static size_t align_up(size_t n, size_t to)
+{
+	return (n + to - 1) & ~(to - 1);
+}
+
+eddy_task *eddy_task_new(eddy_fn fn, void *arg, const eddy_spawn_opts *opts,
+			 size_t sched_size)
+{
+	static const eddy_spawn_opts defaults;
+	if (!opts)
+		opts = &defaults;
+	enum eddy_policy policy = opts->policy ? opts->policy : EDDY_COPY;
+	if (!fn || policy < EDDY_COPY || policy > EDDY_MERGE) {
+		errno = EINVAL;
+		return NULL;
+	}
+	size_t name_len = opts->name ? strlen(opts->name) + 1 : 0;
+	size_t block = align_up(sizeof(eddy_task) + sched_size + name_len, 64);
+
+	struct eddy_stack *stack;
+	int err = eddy_stack_acquire(opts->stack_size, &stack);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	if (stack->size < block + TASK_MIN_FRAMES) {
+		eddy_stack_release(stack);
+		errno = EINVAL;
+		return NULL;
+	}
+	char *top = (char *)stack->lo + stack->size;
+	eddy_task *t = (eddy_task *)(top - block);
+	memset(t, 0, sizeof *t + sched_size);
+	t->stack = stack;
+	t->policy = policy;
+	if (opts->name) {
+		t->name = memcpy(t->sched + sched_size, opts->name, name_len);
+		stack->owner = t->name;
+	}
+	if ((err = take_context(t)) ||
+	    (err = eddy_coro_init(&t->coro, stack->lo,
+				  (size_t)((char *)t - (char *)stack->lo), fn,
+				  arg))) {
+		eddy_ctx_unref(t->ctx);
+		eddy_ctx_unref(t->base);
+		eddy_stack_release(stack);
+		errno = -err;
+		return NULL;
+	}
+	t->now = t->ctx;
+	t->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+	return t;
+}
+
+int eddy_task_resume(eddy_task *t)
+{
+	if (!t || t->state >= TASK_FINISHED)
+		return -EINVAL;
+	if (t->state == TASK_RUNNING)
+		return -EBUSY;
+	if (!t->claimed) {
+		int err = eddy_ctx_claim(t->ctx);
+		if (err)
+			return err;
+		t->claimed = true;
+	}
+	eddy_task *resumer = current_task;
+	eddy_ctx *outside = eddy_ctx_swap_current(t->now);
+	current_task = t;
+	t->state = TASK_RUNNING;
+
+	int r = eddy_coro_resume(&t->coro);
+
+	current_task = resumer;
+	t->now = eddy_ctx_swap_current(outside);
+	if (!eddy_stack_canary_ok(t->stack))
+		eddy_stack_overflowed(t->stack);
+	if (r == 0) {
+		t->state = TASK_SUSPENDED;
+		return 0;
+	}
+	t->state = TASK_FINISHED;
+	t->result = t->coro.result;
+	eddy_ctx_release(t->ctx);
+	t->claimed = false;
+	return 1;
+}
+
+int eddy_task_suspend(void)
+{
+	if (!current_task)
+		return -EPERM;
+	eddy_coro_yield();
+	return 0;
+}
+
+int eddy_task_collect(eddy_task *t, void **result)
+{
+	if (!t)
+		return -EINVAL;
+	if (t->state == TASK_COLLECTED)
+		return -EALREADY;
+	if (t->state != TASK_FINISHED)
+		return -EBUSY;
+	if (t->policy == EDDY_MERGE) {
+		eddy_ctx *into = eddy_ctx_current();
+		if (!into)
+			return -ENOMEM;
+		int merged = eddy_ctx_merge(into, t->ctx, t->base);
+		if (merged < 0)
+			return merged;
+	}
+	t->state = TASK_COLLECTED;
+	if (result)
+		*result = t->result;
+	return 0;
+}
+
+int eddy_task_free(eddy_task *t)
+{
+	if (!t)
+		return 0;
+	if (t->state == TASK_RUNNING)
+		return -EBUSY;
+	eddy_coro_destroy(&t->coro);
+	if (t->claimed)
+		eddy_ctx_release(t->ctx);
+	eddy_ctx_unref(t->ctx);
+	eddy_ctx_unref(t->base);
+	eddy_stack_release(t->stack); /* last: t lives on this stack */
+	return 0;
+}
+
+eddy_task *eddy_task_current(void)
+{
+	return current_task;
+}
+
+uint64_t eddy_task_id(const eddy_task *t)
+{
+	return t ? t->id : 0;
+}
+
+const char *eddy_task_name(const eddy_task *t)
+{
+	return t ? t->name : NULL;
+}
+
+enum eddy_policy eddy_task_policy(const eddy_task *t)
+{
+	return t ? t->policy : 0;
+}
+
+eddy_ctx *eddy_task_ctx(const eddy_task *t)
+{
+	return t ? t->ctx : NULL;
+}
+
+void *eddy_task_sched(eddy_task *t)
+{
+	return t ? t->sched : NULL;
+}

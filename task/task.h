@@ -1,0 +1,98 @@
+/*
+ * eddy task: stackful coroutine tasks, each running in a PEP 567 context
+ * chosen by a spawn policy.
+ *
+ * This is the layer under the loop: tasks that are created, resumed until
+ * they finish, and collected, with no scheduler.  The loop (loop/) builds
+ * eddy_spawn and eddy_join on it; programs that want coroutines without a
+ * loop can use it directly.
+ */
+#ifndef EDDY_TASK_H
+#define EDDY_TASK_H
+
+#pragma GCC visibility push(default)
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctx/ctx.h"
+
+/*
+ * How a child's context relates to its parent's (DESIGN.md):
+ *   COPY   the child runs in a snapshot; nothing it sets comes back
+ *          (asyncio.create_task, asyncio.to_thread);
+ *   SHARE  the child runs in the parent's context object itself;
+ *   MERGE  the child runs in a snapshot, and what it changed relative to
+ *          that snapshot is applied to the joiner's context at join.
+ * 0 where a policy is asked for means the default: the loop's, else COPY.
+ */
+enum eddy_policy { EDDY_COPY = 1, EDDY_SHARE, EDDY_MERGE };
+
+/* Options of a spawn; zeroed fields mean the defaults. */
+typedef struct eddy_spawn_opts {
+	enum eddy_policy policy;
+	const char *name;  /* for diagnostics; copied */
+	size_t stack_size; /* usable bytes, rounded up to pages */
+} eddy_spawn_opts;
+
+typedef struct eddy_task eddy_task;
+
+/* The stack size of a task whose options leave it 0. */
+#define EDDY_STACK_DEFAULT (256 * 1024)
+
+/*
+ * A new task that will run fn(arg) in a context made from the current one
+ * by opts->policy (opts may be NULL).  It starts suspended: the first
+ * eddy_task_resume runs it.  sched_size bytes (zeroed) are reserved in the
+ * task for its scheduler, reachable with eddy_task_sched.  The caller owns
+ * the task (eddy_task_free).  NULL with errno ENOMEM, or EINVAL for an
+ * unknown policy.  Costs no system call when a pooled stack is at hand.
+ */
+eddy_task *eddy_task_new(eddy_fn fn, void *arg, const eddy_spawn_opts *opts,
+			 size_t sched_size);
+
+/*
+ * Run the task on this thread until it suspends or finishes, with its
+ * context as the thread's current one; the caller's context is current
+ * again afterwards.  0: it suspended; 1: it finished.  -EINVAL when it had
+ * finished already (a finished task never runs again), -EBUSY when it is
+ * running (resumed by itself or one of its resumers), or when another
+ * thread has its context entered.
+ */
+int eddy_task_resume(eddy_task *task);
+
+/* From inside a task: back to whoever resumed it.  -EPERM outside a task. */
+int eddy_task_suspend(void);
+
+/*
+ * A finished task's result, with its policy applied: under MERGE, the
+ * variables the task changed are merged into the calling thread's current
+ * context (eddy_ctx_merge).  0, -EBUSY when the task has not finished,
+ * -EALREADY when it was collected before, -ENOMEM with nothing merged (the
+ * task can be collected again).  result may be NULL.
+ */
+int eddy_task_collect(eddy_task *task, void **result);
+
+/*
+ * Frees the task, its stack and its references; a task that has not
+ * finished is abandoned where it suspended (nothing on its stack is
+ * unwound).  -EBUSY for a running task.  NULL is ignored.
+ */
+int eddy_task_free(eddy_task *task);
+
+/* The task running on this thread, or NULL. */
+eddy_task *eddy_task_current(void);
+
+/* A number unique among the process's tasks, counting from 1. */
+uint64_t eddy_task_id(const eddy_task *task);
+/* The name given at spawn, or NULL. */
+const char *eddy_task_name(const eddy_task *task);
+enum eddy_policy eddy_task_policy(const eddy_task *task);
+/* The context the task runs in, borrowed from the task. */
+eddy_ctx *eddy_task_ctx(const eddy_task *task);
+/* The scheduler's bytes reserved by eddy_task_new. */
+void *eddy_task_sched(eddy_task *task);
+
+#pragma GCC visibility pop
+
+#endif
