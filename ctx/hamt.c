@@ -43,15 +43,20 @@
  * only this version reaches (count 1 on a path of counts 1) is changed in
  * place, because nobody else can observe it; so a context that sets many
  * variables after a copy pays for the copies once, then mutates freely.
- * Deletion keeps the trie canonical: a node left holding a single pair
- * folds that pair into its parent, level by level, and an emptied root
- * becomes NULL.  So a set followed by a delete of the same key gives a
- * trie of the same shape as before.
+ * Deletion keeps the trie canonical: a node below the root left holding a
+ * single pair, or a single collision node (which a lookup recognises at
+ * any level by its whole hash), folds that entry into its parent, level
+ * by level, and an emptied root becomes NULL.  So a trie's shape depends
+ * only on the keys it holds: a set followed by a delete of the same key
+ * gives back the shape it had before.
  *
- * Failure.  The only allocations are node copies and resized nodes.  A copy
- * made on the way down equals the node it replaces, so when a later
- * allocation fails the version still holds the same pairs, and -ENOMEM
- * leaves it unchanged as a mapping.
+ * Failure.  The only allocations are node copies and resized nodes, and
+ * a set or delete changes nothing but its own copies before its last
+ * allocation.  Each shared node copied on the way down keeps the
+ * reference its slot held until the change completes (struct path); if an
+ * allocation fails first, the slots get their originals back and the
+ * copies are freed, so -ENOMEM leaves the version exactly as it was, down
+ * to the memory it holds.
  */
 #include "hamt.h"
 
@@ -124,8 +129,17 @@ static void retire(node *old)
 	node_unref(old);
 }
 
+/* The shared nodes one set or delete copied, one level per entry. */
+struct path {
+	unsigned n;
+	struct {
+		node **slot;
+		node *orig; /* holds the reference *slot had */
+	} copied[EDDY_HAMT_MAX_DEPTH];
+};
+
 /* Make *slot a node this version owns alone: 0, or -ENOMEM. */
-static int own(node **slot)
+static int own(node **slot, struct path *p)
 {
 	node *n = *slot;
 	if (node_is_unique(n))
@@ -135,9 +149,31 @@ static int own(node **slot)
 		return -ENOMEM;
 	memcpy(copy->e, n->e, n->size * sizeof(struct entry));
 	ref_children(copy);
+	assert(p->n < EDDY_HAMT_MAX_DEPTH);
+	p->copied[p->n].slot = slot;
+	p->copied[p->n].orig = n;
+	p->n++;
 	*slot = copy;
-	node_unref(n);
 	return 0;
+}
+
+/* The change is complete: the originals lose this version's references. */
+static void path_commit(struct path *p)
+{
+	for (unsigned i = 0; i < p->n; i++)
+		node_unref(p->copied[i].orig);
+}
+
+/* The change failed: put the originals back, deepest first (each copy's
+ * slot lies in the copy above it), and free the copies. */
+static void path_undo(struct path *p)
+{
+	while (p->n > 0) {
+		p->n--;
+		node *copy = *p->copied[p->n].slot;
+		*p->copied[p->n].slot = p->copied[p->n].orig;
+		node_unref(copy);
+	}
 }
 
 /* Replace *slot with a copy that has a free entry at idx. */
@@ -246,6 +282,7 @@ struct set_op {
 	void *val;
 	void *old;
 	bool had_old;
+	struct path path;
 };
 
 static int set_in(node **slot, unsigned shift, struct set_op *op);
@@ -265,7 +302,7 @@ static int set_in_collision(node **slot, unsigned shift, struct set_op *op)
 	}
 	for (uint32_t i = 0; i < n->size; i++) {
 		if (n->e[i].key == op->key) {
-			if (own(slot))
+			if (own(slot, &op->path))
 				return -ENOMEM;
 			op->old = (*slot)->e[i].val;
 			op->had_old = true;
@@ -297,19 +334,19 @@ static int set_in(node **slot, unsigned shift, struct set_op *op)
 	}
 	struct entry e = n->e[idx];
 	if (!e.key) {
-		if (own(slot))
+		if (own(slot, &op->path))
 			return -ENOMEM;
 		return set_in(&(*slot)->e[idx].child, shift + BITS_PER_LEVEL, op);
 	}
 	if (e.key == op->key) {
-		if (own(slot))
+		if (own(slot, &op->path))
 			return -ENOMEM;
 		op->old = e.val;
 		op->had_old = true;
 		(*slot)->e[idx].val = op->val;
 		return 0;
 	}
-	if (own(slot))
+	if (own(slot, &op->path))
 		return -ENOMEM;
 	struct entry pair = { .key = op->key, .val = op->val };
 	node *sub = join(e, pair, shift + BITS_PER_LEVEL);
@@ -331,8 +368,11 @@ int eddy_hamt_set(eddy_hamt *m, const eddy_var *key, void *val, void **old,
 		m->root = n;
 	} else {
 		int err = set_in(&m->root, 0, &op);
-		if (err)
+		if (err) {
+			path_undo(&op.path);
 			return err;
+		}
+		path_commit(&op.path);
 	}
 	if (!op.had_old)
 		m->count++;
@@ -344,23 +384,32 @@ int eddy_hamt_set(eddy_hamt *m, const eddy_var *key, void *val, void **old,
 }
 
 /*
- * How a delete left a subtree: still a node, or a single pair that the
- * parent takes in place of its pointer (the node is gone), or nothing.
+ * How a delete left a subtree: still a node, or a single entry (a pair or
+ * a collision node) that the parent takes in place of its pointer (the
+ * node is gone), or nothing.
  */
 enum del_result { DEL_KEPT, DEL_FOLDED, DEL_EMPTY };
+
+/* Whether e can stand for a whole node in its parent's slot. */
+static bool foldable(const struct entry *e)
+{
+	return e->key || e->child->kind == NODE_COLLISION;
+}
 
 static enum del_result fold(node **slot, struct entry *lone)
 {
 	*lone = (*slot)->e[0];
-	node_unref(*slot); /* unique here: own() ran on the way down */
+	/* unique here (own() ran on the way down): free the node alone, its
+	 * entry's reference moves to the parent with *lone */
+	eddy_free(*slot);
 	*slot = NULL;
 	return DEL_FOLDED;
 }
 
 static int del_in(node **slot, unsigned shift, const eddy_var *key,
-		  struct entry *lone)
+		  struct entry *lone, struct path *p)
 {
-	if (own(slot))
+	if (own(slot, p))
 		return -ENOMEM;
 	node *n = *slot;
 	bool is_root = shift == 0;
@@ -380,11 +429,12 @@ static int del_in(node **slot, unsigned shift, const eddy_var *key,
 	assert(n->bits & bit);
 	idx = index_of(n, bit);
 	if (!n->e[idx].key) {
-		int r = del_in(&n->e[idx].child, shift + BITS_PER_LEVEL, key, lone);
+		int r = del_in(&n->e[idx].child, shift + BITS_PER_LEVEL, key,
+			       lone, p);
 		if (r != DEL_FOLDED)
 			return r;
 		n->e[idx] = *lone;
-		/* a non-root node holding one pair folds into its parent too */
+		/* a non-root node left with one entry folds into its parent */
 		if (!is_root && n->size == 1)
 			return fold(slot, lone);
 		return DEL_KEPT;
@@ -397,7 +447,7 @@ static int del_in(node **slot, unsigned shift, const eddy_var *key,
 		*slot = NULL;
 		return DEL_EMPTY;
 	}
-	if (!is_root && n->size == 2 && n->e[idx ^ 1].key) {
+	if (!is_root && n->size == 2 && foldable(&n->e[idx ^ 1])) {
 		n->e[0] = n->e[idx ^ 1];
 		return fold(slot, lone);
 	}
@@ -413,9 +463,13 @@ int eddy_hamt_delete(eddy_hamt *m, const eddy_var *key)
 	if (eddy_hamt_find(m, key, &unused))
 		return -ENOENT;
 	struct entry lone;
-	int r = del_in(&m->root, 0, key, &lone);
-	if (r < 0)
+	struct path p = { .n = 0 };
+	int r = del_in(&m->root, 0, key, &lone, &p);
+	if (r < 0) {
+		path_undo(&p);
 		return r;
+	}
+	path_commit(&p);
 	assert(r != DEL_FOLDED);
 	m->count--;
 	return 0;
