@@ -9,7 +9,8 @@
  * task and its stack size and aborts.  Any other SIGSEGV goes on to the
  * handler that was installed before eddy's (one that ASan installs, say),
  * or, where there was none, kills the process as if eddy had never been
- * there.
+ * there.  A handler the program installs after eddy's replaces it, and
+ * then overflows die unreported, as any other fault.
  *
  * The handler cannot run on the overflowed stack: its first push would
  * fault again.  So it runs on an alternate signal stack (SA_ONSTACK),

@@ -131,9 +131,22 @@ static void pool_exit(void *arg)
 	eddy_stack_guard_thread_fini();
 }
 
+static void lock_pools(void)
+{
+	pthread_mutex_lock(&pools_lock);
+}
+
+static void unlock_pools(void)
+{
+	pthread_mutex_unlock(&pools_lock);
+}
+
 static void make_exit_key(void)
 {
 	exit_key_made = pthread_key_create(&exit_key, pool_exit) == 0;
+	/* A child of fork must not inherit the lock held by a thread it
+	 * lacks. */
+	pthread_atfork(lock_pools, unlock_pools, unlock_pools);
 }
 
 /* Readies this thread's pool; false when the thread cannot have one (its

@@ -14,11 +14,14 @@
  * guarded by MADV_GUARD_INSTALL or, as the last resort, not at all (then
  * the guard page is a gap that keeps a small overflow off the stack below,
  * and a canary watches the bottom).  An mprotect-guarded stack is a region
- * of one slot.  stack_map.c decides which guard each new stack gets.  A
- * chunk is carved lazily, slot after slot, and a slot's guard is installed
- * when it is carved, so a chunk costs one map entry and, until used, only
- * address space.  The stack descriptors (struct eddy_stack) live in an
- * array at the end of the region's record, one per slot.
+ * of one slot (so is, unguarded, one whose mprotect the kernel refused).
+ * stack_map.c decides which guard each new stack gets.  A chunk is carved
+ * lazily, slot after slot, and a slot's guard is installed when it is
+ * carved, so a chunk costs one map entry and, until used, only address
+ * space; the kernel even merges neighbouring chunks into one entry (here
+ * a million guarded stacks showed as a single line of /proc/self/maps).
+ * The stack descriptors (struct eddy_stack) live in an array at the end of
+ * the region's record, one per slot.
  *
  * Size classes.  Stacks of one size form a class, which holds
  *   - cold: stacks given back, whose memory went back to the kernel with
@@ -90,6 +93,29 @@ static atomic_int finders;
 static size_t live[EDDY_GUARD_NONE + 1]; /* stacks carved, per guard */
 static size_t cold_count, region_count;
 static uint64_t dontneeds;
+
+/* A child of fork must not inherit the lock held by a thread it lacks. */
+static void lock_for_fork(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+static void unlock_after_fork(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+static void make_fork_safe(void)
+{
+	pthread_atfork(lock_for_fork, unlock_after_fork, unlock_after_fork);
+}
+
+static void depot_lock(void)
+{
+	static pthread_once_t fork_safe = PTHREAD_ONCE_INIT;
+	pthread_once(&fork_safe, make_fork_safe);
+	pthread_mutex_lock(&lock);
+}
 
 /* ---- Classes --------------------------------------------------------- */
 
@@ -259,7 +285,7 @@ static int new_stack(struct stack_class *cls, struct eddy_stack **out)
 int eddy_stack_depot_take(size_t size, struct eddy_stack **out)
 {
 	int err = 0;
-	pthread_mutex_lock(&lock);
+	depot_lock();
 	struct stack_class *cls = class_get(size);
 	if (!cls) {
 		err = -ENOMEM;
@@ -280,7 +306,7 @@ void eddy_stack_depot_put(struct eddy_stack *st)
 {
 	struct eddy_stack_region *r = st->region;
 	if (r->guard == EDDY_GUARD_MPROTECT) { /* it owns its mapping */
-		pthread_mutex_lock(&lock);
+		depot_lock();
 		region_unlink(r);
 		class_free_if_empty(r->cls);
 		pthread_mutex_unlock(&lock);
@@ -288,7 +314,7 @@ void eddy_stack_depot_put(struct eddy_stack *st)
 		return;
 	}
 	eddy_stack_map_dontneed(st->lo, st->size);
-	pthread_mutex_lock(&lock);
+	depot_lock();
 	st->next = r->cls->cold;
 	r->cls->cold = st;
 	r->idle++;
@@ -300,7 +326,7 @@ void eddy_stack_depot_put(struct eddy_stack *st)
 void eddy_stack_depot_reclaim(void)
 {
 	struct eddy_stack_region *dead = NULL;
-	pthread_mutex_lock(&lock);
+	depot_lock();
 	for (struct eddy_stack_region *r = atomic_load(&registry); r;
 	     r = atomic_load(&r->next)) {
 		if (r->idle == r->carved) {
@@ -332,7 +358,7 @@ void eddy_stack_depot_reclaim(void)
 
 void eddy_stack_depot_stats(struct eddy_stack_stats *out)
 {
-	pthread_mutex_lock(&lock);
+	depot_lock();
 	out->guarded = live[EDDY_GUARD_MADVISE];
 	out->mprotected = live[EDDY_GUARD_MPROTECT];
 	out->unguarded = live[EDDY_GUARD_NONE];

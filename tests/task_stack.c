@@ -603,6 +603,22 @@ Test(task_stack, mprotect_guard_page_hit_is_reported_too)
 	cr_assert_gt(stats().mprotected, 0);
 }
 
+static void run_overflowing_task(void *arg)
+{
+	eddy_spawn_opts opts = { .name = arg, .stack_size = 64 * KiB };
+	eddy_task *t = eddy_task_new(overflow, NULL, &opts, 0);
+	if (t)
+		eddy_task_resume(t);
+}
+
+Test(task_stack, task_that_overflows_is_named_in_the_report)
+{
+	struct death d = in_child(run_overflowing_task, "parser");
+	cr_assert(killed_by(&d, SIGABRT), "status %#x, stderr: %s", d.status,
+		  d.err);
+	cr_assert_str_eq(d.err, report_parser_64);
+}
+
 static void report_broken_canary(void *arg)
 {
 	eddy_stack_overflowed(arg);

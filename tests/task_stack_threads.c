@@ -6,8 +6,11 @@
 #include "check.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "task/stack.h"
 
@@ -137,4 +140,48 @@ Test(task_stack_threads, threads_acquire_and_trade_stacks_without_sharing_one)
 	cr_assert_eq(s.mapped, 0);
 	cr_assert_eq(s.regions, 0);
 	cr_assert_eq(s.map_entries, 0);
+}
+
+/* ---- fork ------------------------------------------------------------ */
+
+static atomic_bool stop;
+
+/* Keeps the depot's lock busy: every stack past the pool goes there. */
+static void *use_the_depot(void *arg)
+{
+	(void)arg;
+	enum { N = 80 }; /* more 256 KiB stacks than a pool keeps */
+	struct eddy_stack *st[N];
+	while (!atomic_load(&stop)) {
+		for (int i = 0; i < N; i++)
+			if (eddy_stack_acquire(0, &st[i]))
+				return (void *)"acquire failed";
+		for (int i = 0; i < N; i++)
+			eddy_stack_release(st[i]);
+	}
+	return NULL;
+}
+
+Test(task_stack_threads, fork_while_another_thread_is_in_the_depot,
+     .timeout = 120)
+{
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, use_the_depot, NULL), 0);
+	for (int i = 0; i < 200; i++) {
+		pid_t pid = fork();
+		cr_assert_neq(pid, -1);
+		if (pid == 0) { /* the depot's lock must be free here */
+			struct eddy_stack *st;
+			_exit(eddy_stack_acquire(24 * 1024, &st) ? 1 : 0);
+		}
+		int status;
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	atomic_store(&stop, true);
+	void *failure;
+	cr_assert_eq(pthread_join(t, &failure), 0);
+	cr_assert_null(failure);
+	eddy_stack_pool_drain();
+	cr_assert_eq(stats().mapped, 0);
 }
