@@ -21,7 +21,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS  ?= -g
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden \
              -fstack-clash-protection -I.
-LIBS    := -lpthread
+LIBS    := -luring -lpthread
 
 # Variants of the library: what users get, and the builds tests run on.
 FLAGS_lib  := -O2
@@ -30,8 +30,8 @@ FLAGS_asan := -O1 -DEDDY_TEST_HOOKS -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=all
 FLAGS_tsan := -O1 -DEDDY_TEST_HOOKS -fsanitize=thread
 
-MODULES   := ctx task
-PUBLIC_H  := ctx/common.h ctx/ctx.h task/task.h
+MODULES   := ctx task loop
+PUBLIC_H  := ctx/common.h ctx/ctx.h task/task.h loop/loop.h loop/sync.h
 LIB_SRC   := $(wildcard $(addsuffix /*.c,$(MODULES))) \
              $(wildcard $(addsuffix /*_$(ARCH).S,$(MODULES)))
 LIB_OBJ   := $(addsuffix .o,$(basename $(LIB_SRC)))

@@ -8,5 +8,7 @@
 #include "ctx/common.h"
 #include "ctx/ctx.h"
 #include "task/task.h"
+#include "loop/loop.h"
+#include "loop/sync.h"
 
 #endif

@@ -143,6 +143,31 @@ int eddy_ctx_release(eddy_ctx *ctx)
 	return 0;
 }
 
+int eddy_ctx_lend(eddy_ctx *ctx)
+{
+	if (!ctx || atomic_load_explicit(&ctx->owner, memory_order_relaxed) !=
+			    this_thread())
+		return -EINVAL;
+	int holds = (int)ctx->holds;
+	ctx->holds = 0;
+	atomic_store_explicit(&ctx->owner, 0, memory_order_release);
+	return holds;
+}
+
+int eddy_ctx_reclaim(eddy_ctx *ctx, int holds)
+{
+	uintptr_t free_ = 0;
+	if (!ctx || holds <= 0)
+		return -EINVAL;
+	if (!atomic_compare_exchange_strong_explicit(&ctx->owner, &free_,
+						     this_thread(),
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		return -EBUSY;
+	ctx->holds = (unsigned)holds;
+	return 0;
+}
+
 eddy_ctx *eddy_ctx_swap_current(eddy_ctx *ctx)
 {
 	eddy_ctx *prev = eddy_ctx_now;

@@ -141,6 +141,18 @@ int eddy_ctx_claim(eddy_ctx *ctx);
 int eddy_ctx_release(eddy_ctx *ctx);
 eddy_ctx *eddy_ctx_swap_current(eddy_ctx *ctx);
 
+/*
+ * Hand a context this thread holds to another thread for a while (a
+ * worker running in a task's context under SHARE): lend gives up every
+ * hold at once and returns how many there were (> 0), or -EINVAL when
+ * this thread holds none.  While lent, any thread may enter it once.
+ * reclaim takes it back with that many holds after the borrower left:
+ * 0, or -EBUSY while another thread still has it entered.  Code of this
+ * thread must not run in the context between the two.
+ */
+int eddy_ctx_lend(eddy_ctx *ctx);
+int eddy_ctx_reclaim(eddy_ctx *ctx, int holds);
+
 /* ctx[var]: 0 and *out (out may be NULL: `var in ctx`), or -ENOENT when the
  * variable is unset in ctx; defaults do not count, as in CPython. */
 int eddy_ctx_get(const eddy_ctx *ctx, const eddy_var *var, void **out);

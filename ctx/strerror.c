@@ -19,6 +19,11 @@ static const struct {
 	{ EBUSY, "the context is already entered, by this thread or another "
 		 "(PEP 567's RuntimeError)" },
 	{ ENOMEM, "out of memory; the objects involved were left as they were" },
+	{ EPERM, "not permitted: io_uring is disabled or forbidden here "
+		 "(kernel.io_uring_disabled, or a seccomp filter such as a "
+		 "container's); set EDDY_BACKEND=epoll or use the epoll "
+		 "backend.  (From a suspending call or a spawn: it was made "
+		 "outside a task of a running loop.)" },
 };
 
 const char *eddy_strerror(int err)

@@ -1,0 +1,238 @@
+/*
+ * The io_uring backend: every operation is one SQE (two with a timeout),
+ * and the kernel's CQE carries the result back.
+ *
+ * Submission.  start() only fills SQEs; poll() hands every SQE queued in
+ * the round to the kernel with one io_uring_enter, which also reaps or
+ * waits for completions.  When the SQ fills up mid-round, start() submits
+ * what is queued and takes the slot it needed (a full SQ never fails a
+ * caller).
+ *
+ * user_data is the struct io_op of the waiting task, or one of two tags
+ * for the SQEs whose completion nobody waits for: the linked timeout of an
+ * operation with a deadline, and the cancel request of eddy_cancel.  A
+ * cancelled operation still ends with its own CQE (-ECANCELED, or its
+ * result if it completed first), and only that CQE wakes the task: until
+ * then the kernel may write into the task's buffer and stack.
+ *
+ * Setup flags, tried in order until the kernel accepts one set: 
+ * SINGLE_ISSUER|DEFER_TASKRUN (completion work runs only when the loop
+ * asks for events, on its own thread: no interrupting task work),
+ * COOP_TASKRUN, then none; the first two with TASKRUN_FLAG, so that a
+ * round with nothing to submit reads the ring's flags and skips the system
+ * call when the kernel holds no completion back.  The CQ is four times the
+ * SQ, and with IORING_FEAT_NODROP (every kernel since 5.5) an overflowing
+ * CQ is kept by the kernel rather than dropped; submit's -EBUSY then means
+ * "reap first".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <liburing.h>
+#include <string.h>
+
+#include "ctx/alloc.h"
+#include "io.h"
+
+#define TAG_TIMEOUT 1u
+#define TAG_CANCEL 2u
+
+static struct io_uring *ring_of(eddy_loop *loop)
+{
+	return loop->be_state;
+}
+
+static int uring_init(eddy_loop *loop)
+{
+	static const unsigned flag_sets[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			IORING_SETUP_TASKRUN_FLAG,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		0,
+	};
+	struct io_uring *ring = eddy_alloc(sizeof *ring);
+	if (!ring)
+		return -ENOMEM;
+	int err = -ENOSYS;
+	for (size_t i = 0; i < sizeof flag_sets / sizeof *flag_sets; i++) {
+		struct io_uring_params p;
+		memset(&p, 0, sizeof p);
+		p.flags = flag_sets[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = loop->cfg.ring_entries * 4;
+		err = io_uring_queue_init_params(loop->cfg.ring_entries, ring,
+						 &p);
+		if (err != -EINVAL)
+			break;
+	}
+	if (err) {
+		eddy_free(ring);
+		return err;
+	}
+	loop->be_state = ring;
+	return 0;
+}
+
+static void uring_fini(eddy_loop *loop)
+{
+	io_uring_queue_exit(ring_of(loop));
+	eddy_free(loop->be_state);
+	loop->be_state = NULL;
+}
+
+static void reap(eddy_loop *loop)
+{
+	struct io_uring *ring = ring_of(loop);
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+	io_uring_for_each_cqe(ring, head, cqe)
+	{
+		seen++;
+		uintptr_t tag = (uintptr_t)io_uring_cqe_get_data(cqe);
+		if (tag == TAG_TIMEOUT || tag == TAG_CANCEL)
+			continue;
+		io_complete(loop, (struct io_op *)tag, cqe->res);
+	}
+	io_uring_cq_advance(ring, seen);
+}
+
+/* Hand queued SQEs to the kernel, reaping first when it pushes back. */
+static void submit(eddy_loop *loop)
+{
+	struct io_uring *ring = ring_of(loop);
+	int r;
+	while ((r = io_uring_submit(ring)) == -EBUSY || r == -EINTR ||
+	       r == -EAGAIN)
+		reap(loop);
+}
+
+/* n free SQEs in a row, submitting what is queued when there are fewer. */
+static struct io_uring_sqe *sqes(eddy_loop *loop, unsigned n)
+{
+	struct io_uring *ring = ring_of(loop);
+	while (io_uring_sq_space_left(ring) < n)
+		submit(loop);
+	return io_uring_get_sqe(ring);
+}
+
+static void prep(struct io_uring_sqe *sqe, struct io_op *op)
+{
+	switch (op->kind) {
+	case IO_READ:
+		io_uring_prep_read(sqe, op->fd, op->buf, op->len, -1);
+		break;
+	case IO_WRITE:
+		io_uring_prep_write(sqe, op->fd, op->cbuf, op->len, -1);
+		break;
+	case IO_PREAD:
+		io_uring_prep_read(sqe, op->fd, op->buf, op->len, op->off);
+		break;
+	case IO_PWRITE:
+		io_uring_prep_write(sqe, op->fd, op->cbuf, op->len, op->off);
+		break;
+	case IO_READV:
+		io_uring_prep_readv(sqe, op->fd, op->iov, op->len, -1);
+		break;
+	case IO_WRITEV:
+		io_uring_prep_writev(sqe, op->fd, op->iov, op->len, -1);
+		break;
+	case IO_RECV:
+		io_uring_prep_recv(sqe, op->fd, op->buf, op->len, op->flags);
+		break;
+	case IO_SEND:
+		io_uring_prep_send(sqe, op->fd, op->cbuf, op->len, op->flags);
+		break;
+	case IO_ACCEPT:
+		io_uring_prep_accept(sqe, op->fd, op->addr, op->addrlen,
+				     op->flags);
+		break;
+	case IO_CONNECT:
+		io_uring_prep_connect(sqe, op->fd, op->caddr,
+				      (socklen_t)op->len);
+		break;
+	case IO_CLOSE:
+		io_uring_prep_close(sqe, op->fd);
+		break;
+	case IO_POLL:
+		io_uring_prep_poll_add(sqe, op->fd, (unsigned)op->flags);
+		break;
+	case IO_FSYNC:
+		io_uring_prep_fsync(sqe, op->fd, 0);
+		break;
+	case IO_OPENAT:
+		io_uring_prep_openat(sqe, op->fd, op->path, op->flags,
+				     op->mode);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, op);
+}
+
+static void uring_start(eddy_loop *loop, struct io_op *op)
+{
+	struct io_uring_sqe *sqe = sqes(loop, op->timeout_ns ? 2 : 1);
+	prep(sqe, op);
+	if (!op->timeout_ns)
+		return;
+	sqe->flags |= IOSQE_IO_LINK;
+	/* the kernel reads the timespec at submission, while op is alive */
+	op->ts.tv_sec = (long long)(op->timeout_ns / 1000000000u);
+	op->ts.tv_nsec = (long long)(op->timeout_ns % 1000000000u);
+	struct io_uring_sqe *t = io_uring_get_sqe(ring_of(loop));
+	io_uring_prep_link_timeout(t, &op->ts, 0);
+	io_uring_sqe_set_data(t, (void *)(uintptr_t)TAG_TIMEOUT);
+}
+
+static void uring_cancel(eddy_loop *loop, struct io_op *op)
+{
+	struct io_uring_sqe *sqe = sqes(loop, 1);
+	io_uring_prep_cancel(sqe, op, 0);
+	io_uring_sqe_set_data(sqe, (void *)(uintptr_t)TAG_CANCEL);
+}
+
+/*
+ * Completions the kernel posts only when the loop enters it: task work it
+ * flagged (IORING_SQ_TASKRUN, which TASKRUN_FLAG asks for; without
+ * COOP_TASKRUN the kernel interrupts the thread to run it instead), or
+ * CQEs held back from a full CQ.
+ */
+static bool kernel_holds_completions(const struct io_uring *ring)
+{
+	return IO_URING_READ_ONCE(*ring->sq.kflags) &
+	       (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW);
+}
+
+static void uring_poll(eddy_loop *loop, bool block, uint64_t deadline)
+{
+	struct io_uring *ring = ring_of(loop);
+	if (!block) {
+		/* Nothing to submit and nothing held in the kernel: what
+		 * completed is in the CQ already, no system call needed. */
+		if (io_uring_sq_ready(ring) || kernel_holds_completions(ring)) {
+			int r = io_uring_submit_and_get_events(ring);
+			if (r == -EBUSY)
+				reap(loop);
+		}
+		reap(loop);
+		return;
+	}
+	struct __kernel_timespec ts, *tsp = NULL;
+	if (deadline) {
+		uint64_t now = loop_now_ns();
+		uint64_t left = deadline > now ? deadline - now : 0;
+		ts.tv_sec = (long long)(left / 1000000000u);
+		ts.tv_nsec = (long long)(left % 1000000000u);
+		tsp = &ts;
+	}
+	struct io_uring_cqe *cqe;
+	int r = io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, NULL);
+	(void)r; /* -ETIME, -EINTR: nothing to do but reap what came */
+	reap(loop);
+}
+
+const struct backend eddy_backend_uring = {
+	.kind = EDDY_BACKEND_URING,
+	.links_timeouts = true,
+	.init = uring_init,
+	.fini = uring_fini,
+	.start = uring_start,
+	.cancel = uring_cancel,
+	.poll = uring_poll,
+};

@@ -1,0 +1,131 @@
+/*
+ * eddy_to_thread: a blocking call on a worker thread, with the caller's
+ * context passed on by a policy.
+ *
+ *   COPY   the worker runs in a copy of the caller's context: what it sets
+ *          stays there (asyncio.to_thread);
+ *   SHARE  the worker runs in the caller's context object itself.  The
+ *          caller's thread lends it (eddy_ctx_lend) for the call, and the
+ *          loop holds back every task that runs in a lent context until
+ *          the worker has left it and the loop took it back, so no task
+ *          and no worker ever meet "already entered";
+ *   MERGE  the worker runs in a copy; what it changed is merged into the
+ *          caller's context when the call returns.
+ *
+ * Cancelling the waiting task ends its wait at once with -ECANCELED; the
+ * worker's function runs to its end regardless (a thread cannot be
+ * stopped safely), and its result is dropped when the job comes back.
+ * Under SHARE the cancelled task still runs only after the worker left its
+ * context.  The job lives on the heap for that reason: it may outlive the
+ * waiting frame.
+ */
+#include <errno.h>
+#include <stddef.h>
+
+#include "ctx/alloc.h"
+#include "pool.h"
+
+struct offload {
+	struct job job;
+	struct eddy_wait wait;
+	struct lent lent;         /* SHARE: the lent context, for hold-back */
+	eddy_ctx *base;           /* MERGE: the snapshot the worker started as */
+	enum eddy_policy policy;
+	bool abandoned;           /* the task stopped waiting */
+};
+
+static void offload_free(struct offload *o)
+{
+	eddy_ctx_unref(o->job.ctx);
+	eddy_ctx_unref(o->base);
+	eddy_free(o);
+}
+
+/* The worker is done: on the loop's thread. */
+static void offload_done(eddy_loop *loop, struct wake_msg *msg)
+{
+	struct offload *o = (struct offload *)msg;
+	loop->jobs_pending--;
+	if (o->policy == EDDY_SHARE)
+		loop_unlend(loop, &o->lent);
+	if (o->abandoned)
+		offload_free(o);
+	else
+		loop_wake(loop, &o->wait, o->job.err);
+}
+
+static void offload_end(eddy_loop *loop, struct eddy_wait *w, long why)
+{
+	struct offload *o =
+		(struct offload *)((char *)w - offsetof(struct offload, wait));
+	o->abandoned = true;
+	loop_wake(loop, w, why);
+}
+
+static struct offload *offload_new(eddy_fn fn, void *arg,
+				   enum eddy_policy policy, eddy_ctx *from)
+{
+	struct offload *o = eddy_alloc(sizeof *o);
+	if (!o)
+		return NULL;
+	*o = (struct offload){ .policy = policy };
+	o->job.fn = fn;
+	o->job.arg = arg;
+	o->job.msg.deliver = offload_done;
+	o->wait.end = offload_end;
+	if (policy == EDDY_SHARE) {
+		o->job.ctx = eddy_ctx_ref(from);
+		return o;
+	}
+	o->job.ctx = eddy_ctx_copy(from);
+	if (policy == EDDY_MERGE)
+		o->base = eddy_ctx_copy(from);
+	if (!o->job.ctx || (policy == EDDY_MERGE && !o->base)) {
+		offload_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+int eddy_to_thread(eddy_fn fn, void *arg, enum eddy_policy policy,
+		   void **result)
+{
+	eddy_loop *loop;
+	int err = loop_enter_wait(&loop);
+	if (err)
+		return err;
+	if (!policy)
+		policy = loop->cfg.default_policy;
+	if (!fn || policy < EDDY_COPY || policy > EDDY_MERGE)
+		return -EINVAL;
+	if ((err = loop_pool_start(loop)))
+		return err;
+	eddy_ctx *caller = eddy_ctx_current();
+	struct offload *o = caller ? offload_new(fn, arg, policy, caller) : NULL;
+	if (!o)
+		return -ENOMEM;
+	if (policy == EDDY_SHARE && (err = loop_lend(loop, &o->lent, caller))) {
+		offload_free(o);
+		return err;
+	}
+	if ((err = pool_submit(loop->pool, &o->job))) {
+		if (policy == EDDY_SHARE)
+			loop_unlend(loop, &o->lent);
+		offload_free(o);
+		return err;
+	}
+	loop->jobs_pending++;
+
+	long r = loop_suspend(&o->wait);
+	if (o->abandoned)
+		return (int)r; /* offload_done frees o */
+	if (!r && policy == EDDY_MERGE) {
+		int merged = eddy_ctx_merge(caller, o->job.ctx, o->base);
+		if (merged < 0)
+			r = merged;
+	}
+	if (!r && result)
+		*result = o->job.result;
+	offload_free(o);
+	return (int)r;
+}
