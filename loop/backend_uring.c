@@ -36,6 +36,76 @@
 #define TAG_TIMEOUT 1u
 #define TAG_CANCEL 2u
 
+#if defined(__SANITIZE_THREAD__)
+#define URING_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define URING_TSAN 1
+#endif
+#endif
+
+/*
+ * liburing maps and unmaps the rings with raw system calls, which
+ * ThreadSanitizer does not see: when a new loop's rings land where a loop
+ * freed on another thread had its own, it takes the new loop's first SQE
+ * writes for a race with the old loop's last.  The kernel orders them
+ * (munmap, then mmap); these two calls tell ThreadSanitizer so.
+ */
+#ifdef URING_TSAN
+#include <sanitizer/tsan_interface.h>
+static char rings_reused;
+static void rings_unmapping(void)
+{
+	__tsan_release(&rings_reused);
+}
+static void rings_mapped(void)
+{
+	__tsan_acquire(&rings_reused);
+}
+#else
+static void rings_unmapping(void)
+{
+}
+static void rings_mapped(void)
+{
+}
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define EDDY_URING_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EDDY_URING_TSAN 1
+#endif
+#endif
+
+#ifdef EDDY_URING_TSAN
+/* ThreadSanitizer's annotation for memory that starts a new life. */
+void AnnotateNewMemory(const char *file, int line, const volatile void *mem,
+		       size_t size);
+
+/*
+ * liburing maps the rings with raw system calls, which ThreadSanitizer
+ * does not see: when a freed loop's rings are mapped again at the same
+ * addresses for a loop on another thread, the new owner's writes would
+ * look like races with the old owner's.  Each new ring is new memory.
+ */
+static void ring_is_new(struct io_uring *ring)
+{
+	AnnotateNewMemory(__FILE__, __LINE__, ring->sq.ring_ptr,
+			  ring->sq.ring_sz);
+	AnnotateNewMemory(__FILE__, __LINE__, ring->cq.ring_ptr,
+			  ring->cq.ring_sz);
+	AnnotateNewMemory(__FILE__, __LINE__, ring->sq.sqes,
+			  ring->sq.ring_entries * sizeof(struct io_uring_sqe));
+}
+#else
+static void ring_is_new(struct io_uring *ring)
+{
+	(void)ring;
+}
+#endif
+
 static struct io_uring *ring_of(eddy_loop *loop)
 {
 	return loop->be_state;
@@ -67,12 +137,15 @@ static int uring_init(eddy_loop *loop)
 		eddy_free(ring);
 		return err;
 	}
+	rings_mapped();
+	ring_is_new(ring);
 	loop->be_state = ring;
 	return 0;
 }
 
 static void uring_fini(eddy_loop *loop)
 {
+	rings_unmapping();
 	io_uring_queue_exit(ring_of(loop));
 	eddy_free(loop->be_state);
 	loop->be_state = NULL;

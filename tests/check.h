@@ -72,21 +72,6 @@ const char *__tsan_default_options(void)
 {
 	return "halt_on_error=1";
 }
-
-/*
- * liburing maps and unmaps its rings with raw system calls, which
- * ThreadSanitizer does not see, so when a loop on one thread is freed and
- * a loop on another thread gets the same addresses for its ring, the new
- * owner's first SQE writes look like races with the old owner's.  Each
- * ring is used by its own loop's thread only (IORING_SETUP_SINGLE_ISSUER),
- * so accesses inside liburing's inline functions are not checked.
- */
-__attribute__((visibility("default"))) const char *
-__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void)
-{
-	return "race:liburing.h\n";
-}
 #endif
 
 #endif
