@@ -39,7 +39,7 @@ TESTS     := $(basename $(notdir $(wildcard tests/*.c)))
 TSAN_TESTS:= $(filter %_threads,$(TESTS))
 EXAMPLES  := $(basename $(wildcard examples/*.c examples/*/*.c))
 BENCHES   := $(basename $(notdir $(wildcard bench/*.c)))
-DEMO      := examples/ctx_hello
+DEMO      := examples/forum/forum
 
 # The aarch64 switch test: cross-built, run under qemu-user.  Optional:
 # XSKIP says why it cannot run here, and is empty when it can.

@@ -1,0 +1,230 @@
+/*
+ * The forum thread's program, in C.
+ *
+ * In "Back-propagation of contextvar changes from worker threads"
+ * (discuss.python.org), a web framework author boiled the problem down to
+ * a 100-line asyncio program: an endpoint sets a `user` context variable,
+ * and a logging middleware reads it after the endpoint returns.  It works
+ * when the endpoint runs in the middleware's task, and fails with
+ * LookupError when the endpoint runs in a worker thread (sync_to_async) or
+ * in a task that another middleware created.
+ *
+ * This is that program, translated piece by piece: an App with routes,
+ * async and sync endpoints, sync_to_async, some_middleware_using_tasks and
+ * logging_middleware, and a main task that drives each route from a task
+ * of its own.  It runs once per spawn policy, with nothing changed but the
+ * loop's default policy, and prints what the logging middleware saw:
+ *
+ *   COPY   what asyncio does: the failures of the thread, reproduced;
+ *   SHARE  the child runs in the caller's context: the user is logged;
+ *   MERGE  the child's changes come back when it is joined: logged too.
+ *
+ * Exit status 0 when the table is the one the thread predicts.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "eddy.h"
+
+static eddy_var *user;
+static eddy_var *request_path; /* set by the App, read by the logger */
+
+/* ---- what the middleware logged, per policy and route ----------------- */
+
+enum { ROUTES = 4, POLICIES = 3 };
+static const char *const route_paths[ROUTES] = {
+	"/async-logged", "/sync", "/sync-logged", "/async-in-task-logged",
+};
+static char logged[POLICIES][ROUTES][32];
+static int policy_now; /* index of the policy being run */
+
+static void log_line(const char *text)
+{
+	void *path;
+	if (eddy_var_get(request_path, &path))
+		return;
+	for (int r = 0; r < ROUTES; r++)
+		if (!strcmp(path, route_paths[r]))
+			snprintf(logged[policy_now][r], sizeof logged[0][0],
+				 "%s", text);
+}
+
+/* ---- endpoints and middleware ---------------------------------------- */
+
+/*
+ * An async endpoint: something a task can call, which may suspend.  A
+ * middleware is an endpoint wrapping another (inner); sync_to_async wraps
+ * a plain blocking function (sync).
+ */
+typedef struct endpoint endpoint;
+struct endpoint {
+	int (*call)(endpoint *self);
+	endpoint *inner;
+	eddy_fn sync;
+};
+
+static int async_endpoint_call(endpoint *self)
+{
+	(void)self;
+	return eddy_var_set(user, "adrian", NULL);
+}
+
+static void *sync_endpoint(void *arg)
+{
+	(void)arg;
+	eddy_var_set(user, "adrian", NULL);
+	return NULL;
+}
+
+/* Simplification of asgiref's SyncToAsync or Starlette's wrapping of sync
+ * endpoints: the blocking endpoint runs on a worker thread. */
+static int sync_to_async_call(endpoint *self)
+{
+	return eddy_to_thread(self->sync, NULL, 0, NULL);
+}
+
+static void *run_endpoint(void *ep)
+{
+	endpoint *e = ep;
+	return (void *)(long)e->call(e);
+}
+
+/* Simplification of Starlette's BaseHTTPMiddleware: the endpoint runs in
+ * a task of its own, which the middleware awaits. */
+static int middleware_using_tasks_call(endpoint *self)
+{
+	eddy_task *t = eddy_spawn(run_endpoint, self->inner);
+	if (!t)
+		return -errno;
+	void *result;
+	int err = eddy_join(t, &result);
+	return err ? err : (int)(long)result;
+}
+
+/* Simplification of a middleware that logs with context variables. */
+static int logging_middleware_call(endpoint *self)
+{
+	int err = self->inner->call(self->inner);
+	char line[32];
+	void *who;
+	if (eddy_var_get(user, &who) == 0)
+		snprintf(line, sizeof line, "user=%s", (char *)who);
+	else
+		snprintf(line, sizeof line, "LookupError");
+	log_line(line);
+	return err;
+}
+
+static endpoint async_endpoint = { async_endpoint_call, NULL, NULL };
+static endpoint sync_to_async_endpoint = { sync_to_async_call, NULL,
+					   sync_endpoint };
+static endpoint async_in_task = { middleware_using_tasks_call,
+				  &async_endpoint, NULL };
+
+static endpoint logged_async = { logging_middleware_call, &async_endpoint,
+				 NULL };
+static endpoint logged_sync = { logging_middleware_call,
+				&sync_to_async_endpoint, NULL };
+static endpoint logged_async_in_task = { logging_middleware_call,
+					 &async_in_task, NULL };
+
+/* ---- the App ------------------------------------------------------------ */
+
+static endpoint *const app_endpoints[ROUTES] = {
+	&logged_async,           /* /async-logged */
+	&sync_to_async_endpoint, /* /sync */
+	&logged_sync,            /* /sync-logged */
+	&logged_async_in_task,   /* /async-in-task-logged */
+};
+
+/* App.__call__(path): find the route's endpoint and await it. */
+static void *app(void *path)
+{
+	for (int r = 0; r < ROUTES; r++) {
+		if (strcmp(path, route_paths[r]))
+			continue;
+		eddy_var_set(request_path, path, NULL);
+		return (void *)(long)app_endpoints[r]->call(app_endpoints[r]);
+	}
+	return (void *)(long)-ENOENT;
+}
+
+/* main(): each route from a task of its own, awaited in turn, as
+ * `await asyncio.create_task(app(path))` does. */
+static void *main_task(void *arg)
+{
+	(void)arg;
+	for (int r = 0; r < ROUTES; r++) {
+		eddy_task *t = eddy_spawn(app, (void *)route_paths[r]);
+		void *result;
+		int err = t ? eddy_join(t, &result) : -errno;
+		if (err || result)
+			fprintf(stderr, "forum: %s: %s\n", route_paths[r],
+				eddy_strerror(err ? err : (int)(long)result));
+	}
+	return NULL;
+}
+
+/* ---- one run per policy, and the table ---------------------------------- */
+
+static const char *const policy_names[POLICIES] = { "copy", "share", "merge" };
+
+/* What the thread says each policy's middleware sees. */
+static const char *const expected[POLICIES][ROUTES] = {
+	{ "user=adrian", "-", "LookupError", "LookupError" },
+	{ "user=adrian", "-", "user=adrian", "user=adrian" },
+	{ "user=adrian", "-", "user=adrian", "user=adrian" },
+};
+
+static int run_policy(int p)
+{
+	eddy_loop_config cfg = { .default_policy = EDDY_COPY + p };
+	eddy_loop *loop = eddy_loop_new(&cfg);
+	if (!loop) {
+		fprintf(stderr, "forum: %s\n", eddy_strerror(-errno));
+		return -1;
+	}
+	policy_now = p;
+	for (int r = 0; r < ROUTES; r++)
+		strcpy(logged[p][r], "-");
+	int err = eddy_loop_run(loop, main_task, NULL, NULL);
+	eddy_loop_free(loop);
+	if (err)
+		fprintf(stderr, "forum: %s\n", eddy_strerror(err));
+	return err;
+}
+
+int main(void)
+{
+	user = eddy_var_new("user");
+	request_path = eddy_var_new("request_path");
+	if (!user || !request_path)
+		return 1;
+	for (int p = 0; p < POLICIES; p++)
+		if (run_policy(p))
+			return 1;
+
+	printf("%-23s%-13s%-13s%s\n", "route", policy_names[0],
+	       policy_names[1], policy_names[2]);
+	for (int r = 0; r < ROUTES; r++)
+		printf("%-23s%-13s%-13s%s\n", route_paths[r], logged[0][r],
+		       logged[1][r], logged[2][r]);
+	int differ = 0;
+	for (int p = 0; p < POLICIES; p++) {
+		for (int r = 0; r < ROUTES; r++) {
+			if (strcmp(logged[p][r], expected[p][r])) {
+				printf("differs from the thread: %s under %s "
+				       "logged %s, expected %s\n",
+				       route_paths[r], policy_names[p],
+				       logged[p][r], expected[p][r]);
+				differ = 1;
+			}
+		}
+	}
+	if (!differ)
+		printf("\nCOPY reproduces the thread's LookupErrors; SHARE and "
+		       "MERGE log the user.\n");
+	eddy_var_free(user);
+	eddy_var_free(request_path);
+	return differ;
+}
