@@ -14,11 +14,14 @@
  *                               RWF_NOWAIT: pipes, sockets, eventfds;
  *   recv, send                  MSG_DONTWAIT added to the user's flags.
  * Each is tried at once, and waits for readiness only on -EAGAIN.  A
- * file that refuses RWF_NOWAIT (a tty; a pipe before Linux 5.8 or so) is
+ * file that refuses RWF_NOWAIT (a tty; a pipe on an older kernel) is
  * remembered in its fd's record; its reads and writes wait for readiness
  * first and then make the plain call, which does not block once epoll
  * said the fd is ready, as long as nothing else drained it meanwhile:
- * so only one such call per direction is made per readiness event.
+ * so only one such call per direction is made per readiness event, and a
+ * write offers PIPE_BUF bytes at most, which a pipe with room takes
+ * whole.  (A tty may still hold a write until it has room for all of
+ * it: the loop waits with it.)
  * accept waits for readiness first for the same reason (there is no
  * MSG_DONTWAIT for it).  connect sets O_NONBLOCK for the length of the
  * connect(2) call only, so that it returns EINPROGRESS rather than
@@ -247,6 +250,28 @@ static long call_nowait(const struct io_op *op)
 }
 
 /*
+ * A write to a file that refuses RWF_NOWAIT, after EPOLLOUT: PIPE_BUF
+ * bytes at most, from the first buffer that has any.  A pipe that has
+ * room takes that much without blocking, where a larger write would wait
+ * for the reader; the short write is the caller's to finish, as always.
+ */
+static long write_after_ready(const struct io_op *op)
+{
+	struct io_op w = *op;
+	if (op->kind == IO_WRITEV) {
+		w.kind = IO_WRITE;
+		w.len = 0;
+		for (size_t i = 0; i < op->len && !w.len; i++) {
+			w.cbuf = op->iov[i].iov_base;
+			w.len = op->iov[i].iov_len;
+		}
+	}
+	if (w.len > PIPE_BUF)
+		w.len = PIPE_BUF;
+	return call_blocking(&w);
+}
+
+/*
  * connect(2) with O_NONBLOCK set for the call only, when the user's fd is
  * blocking: the handshake goes on in the kernel whatever the flag is
  * afterwards.  -EINPROGRESS: wait for EPOLLOUT, then connect_result.
@@ -308,7 +333,10 @@ static bool attempt(struct fd_watch *w, struct io_op *op, uint32_t revents,
 		}
 		if (!revents)
 			return false;
-		r = call_blocking(op);
+		if (op->kind == IO_WRITE || op->kind == IO_WRITEV)
+			r = write_after_ready(op);
+		else
+			r = call_blocking(op);
 		break;
 	case IO_RECV:
 	case IO_SEND:
@@ -420,7 +448,7 @@ static bool unlink_op(struct fd_watch *w, struct io_op *op)
 	return false;
 }
 
-/* A result made outside poll (or before its wait), delivered by poll. */
+/* Keep op's result for the end of poll(), which delivers it. */
 static void finish_later(struct epoll_state *st, struct io_op *op, long res)
 {
 	op->wait.result = res;
@@ -497,11 +525,12 @@ static void arm_dirty(struct epoll_state *st)
 /*
  * fd is ready for revents (and disarmed).  Try each op it concerns, oldest
  * first; an op whose call would block after readiness goes only when no
- * op before it took from that direction in this event.
+ * op before it took from that direction in this event.  Results wait on
+ * the done list: delivering one may start another op, which must not
+ * meet this list half walked (or the fd array moved by a new fd).
  */
-static void fd_ready(eddy_loop *loop, int fd, uint32_t revents)
+static void fd_ready(struct epoll_state *st, int fd, uint32_t revents)
 {
-	struct epoll_state *st = state_of(loop);
 	struct fd_watch *w = &st->fds[fd];
 	uint32_t taken = 0;
 	struct io_op *prev = NULL, **link = &w->head;
@@ -520,7 +549,7 @@ static void fd_ready(eddy_loop *loop, int fd, uint32_t revents)
 			*link = op->next;
 			if (w->tail == op)
 				w->tail = prev;
-			io_complete(loop, op, res);
+			finish_later(st, op, res);
 			continue;
 		}
 		prev = op;
@@ -573,7 +602,7 @@ static void epoll_backend_poll(eddy_loop *loop, bool block, uint64_t deadline)
 	for (int i = 0; i < n; i++) {
 		int fd = st->events[i].data.fd;
 		if ((size_t)fd < st->nfds)
-			fd_ready(loop, fd, st->events[i].events);
+			fd_ready(st, fd, st->events[i].events);
 	}
 	deliver_finished(loop);
 }

@@ -587,7 +587,7 @@ BACKEND_TEST(a_write_larger_than_a_blocking_pipe_does_not_block_the_loop)
 	}
 }
 
-/* A pty refuses RWF_NOWAIT, as pipes did before Linux 5.8: under epoll
+/* A pty refuses RWF_NOWAIT, as pipes do on older kernels: under epoll
  * its reads wait for readiness and make one plain read per event. */
 struct pty {
 	int master, slave;
