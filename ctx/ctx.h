@@ -13,6 +13,12 @@
  * Values are void pointers that eddy stores and never dereferences or frees:
  * the caller owns every value and keeps it alive while a context, token or
  * iterator may hand it back.  docs/ctx.md explains ownership and threads.
+ *
+ * Threads.  Each thread has its own current context.  A context is
+ * changed only by the thread that has it entered; reading one (get, len,
+ * iteration, copy) from another thread is safe while no thread has it
+ * entered, as for any object that one thread may be changing.  A thread
+ * leaves every context it entered before it exits.
  */
 #ifndef EDDY_CTX_H
 #define EDDY_CTX_H

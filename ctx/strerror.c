@@ -13,17 +13,29 @@ static const struct {
 } sentences[] = {
 	{ ENOENT, "the variable has no value in this context and no default "
 		  "(PEP 567's LookupError)" },
-	{ EALREADY, "the token was already used to reset its variable" },
+	{ EALREADY, "already done: the token was already used to reset its "
+		    "variable, or the task was already collected" },
 	{ EINVAL, "an argument is invalid: NULL, out of range, or a token of "
 		  "another variable or made in another context" },
-	{ EBUSY, "the context is already entered, by this thread or another "
-		 "(PEP 567's RuntimeError)" },
+	{ EBUSY, "busy: the context is already entered, by this thread or "
+		 "another (PEP 567's RuntimeError), or the object is in use "
+		 "(running, locked, or waited on)" },
 	{ ENOMEM, "out of memory; the objects involved were left as they were" },
-	{ EPERM, "not permitted: io_uring is disabled or forbidden here "
-		 "(kernel.io_uring_disabled, or a seccomp filter such as a "
-		 "container's); set EDDY_BACKEND=epoll or use the epoll "
-		 "backend.  (From a suspending call or a spawn: it was made "
-		 "outside a task of a running loop.)" },
+	{ EPERM, "not permitted here: a suspending call or spawn outside a "
+		 "task of a running loop, or io_uring forbidden by "
+		 "kernel.io_uring_disabled or a seccomp filter (a container's: "
+		 "set EDDY_BACKEND=epoll)" },
+	{ ECANCELED, "the task was cancelled (eddy_cancel); its suspending "
+		     "calls return this until it returns" },
+	{ ETIMEDOUT, "the timeout expired before the operation completed" },
+	{ EDEADLK, "that would wait forever: a task joining itself, a thread "
+		   "calling into its own loop, or tasks that all wait on each "
+		   "other" },
+	{ EPIPE, "the channel is closed, or the peer closed the connection" },
+	{ EAGAIN, "it would have to wait (a try_ call), or no worker thread "
+		  "could be started" },
+	{ EOVERFLOW, "a count would overflow (a semaphore released past its "
+		     "maximum)" },
 };
 
 const char *eddy_strerror(int err)
