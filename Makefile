@@ -103,6 +103,13 @@ $(B)/examples/%: examples/%.c $(B)/libeddy.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(B)/libeddy.a $(LIBS)
 
+# tests/forum_golden runs the forum demos: they are built first, and it is
+# told where they and the golden files are.
+FORUM_GOLDEN := $(foreach v,test asan,$(OUT)-$(v)/tests/forum_golden)
+$(addsuffix .o,$(FORUM_GOLDEN)): ALL_CFLAGS += -DEDDY_SRC_DIR='"$(CURDIR)"' \
+	-DFORUM_BIN_DIR='"$(abspath $(B)/examples/forum)"'
+$(FORUM_GOLDEN): | $(addprefix $(B)/,$(filter examples/forum/%,$(EXAMPLES)))
+
 $(B)/bench/%: bench/%.c $(B)/libeddy.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(B)/libeddy.a $(LIBS)
