@@ -17,7 +17,9 @@
  * stopped safely), and its result is dropped when the job comes back.
  * Under SHARE the cancelled task still runs only after the worker left its
  * context.  The job lives on the heap for that reason: it may outlive the
- * waiting frame.
+ * waiting frame.  The other way round, what the task reads when it resumes
+ * stays on its stack: a task held back under SHARE resumes after the
+ * abandoned job was freed.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -25,13 +27,23 @@
 #include "ctx/alloc.h"
 #include "pool.h"
 
+struct offload;
+
+/* The task's side of the wait, on its own stack: the task reads it when it
+ * resumes, by which time the offload may be gone (abandoned, then freed by
+ * offload_done before a held-back task ran). */
+struct offload_wait {
+	struct eddy_wait wait;
+	struct offload *o;
+	bool abandoned;           /* the task stopped waiting: o is not its */
+};
+
 struct offload {
 	struct job job;
-	struct eddy_wait wait;
+	struct offload_wait *waiter; /* NULL once the task stopped waiting */
 	struct lent lent;         /* SHARE: the lent context, for hold-back */
 	eddy_ctx *base;           /* MERGE: the snapshot the worker started as */
 	enum eddy_policy policy;
-	bool abandoned;           /* the task stopped waiting */
 };
 
 static void offload_free(struct offload *o)
@@ -48,17 +60,17 @@ static void offload_done(eddy_loop *loop, struct wake_msg *msg)
 	loop->jobs_pending--;
 	if (o->policy == EDDY_SHARE)
 		loop_unlend(loop, &o->lent);
-	if (o->abandoned)
-		offload_free(o);
+	if (o->waiter)
+		loop_wake(loop, &o->waiter->wait, o->job.err);
 	else
-		loop_wake(loop, &o->wait, o->job.err);
+		offload_free(o);
 }
 
 static void offload_end(eddy_loop *loop, struct eddy_wait *w, long why)
 {
-	struct offload *o =
-		(struct offload *)((char *)w - offsetof(struct offload, wait));
-	o->abandoned = true;
+	struct offload_wait *ow = (struct offload_wait *)w;
+	ow->abandoned = true;
+	ow->o->waiter = NULL;
 	loop_wake(loop, w, why);
 }
 
@@ -72,7 +84,6 @@ static struct offload *offload_new(eddy_fn fn, void *arg,
 	o->job.fn = fn;
 	o->job.arg = arg;
 	o->job.msg.deliver = offload_done;
-	o->wait.end = offload_end;
 	if (policy == EDDY_SHARE) {
 		o->job.ctx = eddy_ctx_ref(from);
 		return o;
@@ -116,9 +127,11 @@ int eddy_to_thread(eddy_fn fn, void *arg, enum eddy_policy policy,
 	}
 	loop->jobs_pending++;
 
-	long r = loop_suspend(&o->wait);
-	if (o->abandoned)
-		return (int)r; /* offload_done frees o */
+	struct offload_wait ow = { .wait.end = offload_end, .o = o };
+	o->waiter = &ow;
+	long r = loop_suspend(&ow.wait);
+	if (ow.abandoned)
+		return (int)r; /* offload_done frees o, or has */
 	if (!r && policy == EDDY_MERGE) {
 		int merged = eddy_ctx_merge(caller, o->job.ctx, o->base);
 		if (merged < 0)

@@ -3,17 +3,25 @@
  * that only the task waits, not the loop.
  *
  * A pool belongs to one loop.  Its threads start lazily, one per job that
- * finds no idle worker free for it, up to the loop's configured maximum;
- * past it, jobs wait in a FIFO queue.  An idle worker sleeps on a condition variable,
- * without spinning.  A worker runs each job's function inside the job's
- * context with eddy_ctx_run, so the context rules hold across threads
- * (entering is exclusive), and then posts the job back to the loop
- * through the loop's wake-up (wake.c); a worker never touches the loop's
- * ring or any task.
+ * finds no idle worker, up to the loop's configured maximum; past it, jobs
+ * wait in a FIFO queue that busy workers drain before they park.  A parked
+ * worker sleeps on a semaphore of its own, without spinning, on a stack of
+ * idle workers; a job for it is handed over directly: popped from the
+ * stack, stored in the worker, one sem_post.  So a worker is never woken
+ * for a job another takes, and a woken worker takes no lock before it runs
+ * the job.  (A condition variable costs a futex wake more per call: glibc
+ * marks the mutex contended when a woken waiter retakes it, so its next
+ * unlock is a system call on the round trip's critical path.)  The most
+ * recently parked worker goes first: its stack and caches are warm.
  *
- *   task: eddy_to_thread ─▶ queue ─▶ worker: eddy_ctx_run(ctx, fn, arg)
- *                                          │
- *   task resumes ◀─ loop: deliver ◀─ eventfd ◀─ wake_post
+ * A worker runs each job's function inside the job's context with
+ * eddy_ctx_run, so the context rules hold across threads (entering is
+ * exclusive), and then posts the job back to the loop through the loop's
+ * wake-up (wake.c); a worker never touches the loop's ring or any task.
+ *
+ *   task: eddy_to_thread ─▶ hand-off (or queue) ─▶ worker: eddy_ctx_run
+ *                                                        │
+ *   task resumes ◀─ loop: deliver ◀─ eventfd ◀─ wake_post ◀┘
  */
 #include "pool.h"
 
@@ -21,68 +29,91 @@
 
 #include "ctx/alloc.h"
 
-static void *worker_main(void *arg)
+/* The worker's next job: the queue's oldest, else one handed to it after
+ * it parked.  NULL when the pool stops. */
+static struct job *next_job(struct pool *p, struct worker *w)
 {
-	struct pool *p = arg;
 	pthread_mutex_lock(&p->lock);
-	for (;;) {
-		while (!p->head && !p->stopping) {
-			p->idle++;
-			pthread_cond_wait(&p->work, &p->lock);
-			p->idle--;
-		}
-		struct job *job = p->head;
-		if (!job)
-			break; /* stopping, and the queue is empty */
+	struct job *job = p->head;
+	if (job) {
 		if (!(p->head = job->next))
 			p->tail = NULL;
-		p->queued--;
 		pthread_mutex_unlock(&p->lock);
+		return job;
+	}
+	if (p->stopping) {
+		pthread_mutex_unlock(&p->lock);
+		return NULL;
+	}
+	w->next_idle = p->idle;
+	p->idle = w;
+	p->idle_count++;
+	pthread_mutex_unlock(&p->lock);
+	while (sem_wait(&w->wake) && errno == EINTR)
+		;
+	return w->job;
+}
 
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pool *p = w->pool;
+	struct job *job;
+	while ((job = next_job(p, w))) {
 		job->err = eddy_ctx_run(job->ctx, job->fn, job->arg,
 					&job->result);
 		wake_post(p->wake, &job->msg);
-
-		pthread_mutex_lock(&p->lock);
 	}
-	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
 
 int pool_init(struct pool *p, unsigned max, struct wake *wake)
 {
 	*p = (struct pool){ .max = max, .wake = wake };
-	p->tids = eddy_alloc(max * sizeof *p->tids);
-	if (!p->tids)
+	p->workers = eddy_alloc(max * sizeof *p->workers);
+	if (!p->workers)
 		return -ENOMEM;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->work, NULL);
+	return 0;
+}
+
+/* Under the lock: start one more worker.  0 or -errno. */
+static int start_worker(struct pool *p)
+{
+	struct worker *w = &p->workers[p->threads];
+	*w = (struct worker){ .pool = p };
+	sem_init(&w->wake, 0, 0);
+	int err = pthread_create(&w->tid, NULL, worker_main, w);
+	if (err) {
+		sem_destroy(&w->wake);
+		return -err;
+	}
+	p->threads++;
 	return 0;
 }
 
 int pool_submit(struct pool *p, struct job *job)
 {
-	int err = 0;
 	job->next = NULL;
 	pthread_mutex_lock(&p->lock);
-	/* An idle worker that was signalled for a job still queued counts as
-	 * idle until it wakes: it is spoken for all the same. */
-	if (p->queued >= p->idle && p->threads < p->max) {
-		err = -pthread_create(&p->tids[p->threads], NULL, worker_main,
-				      p);
-		if (!err)
-			p->threads++;
-		else if (p->threads) /* the running workers will get to it */
-			err = 0;
+	struct worker *w = p->idle;
+	if (w) {
+		p->idle = w->next_idle;
+		p->idle_count--;
+		w->job = job;
+		pthread_mutex_unlock(&p->lock);
+		sem_post(&w->wake);
+		return 0;
 	}
+	int err = p->threads < p->max ? start_worker(p) : 0;
+	if (err && p->threads)
+		err = 0; /* the running workers will get to it */
 	if (!err) {
 		if (p->tail)
 			p->tail->next = job;
 		else
 			p->head = job;
 		p->tail = job;
-		p->queued++;
-		pthread_cond_signal(&p->work);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return err;
@@ -92,19 +123,27 @@ void pool_fini(struct pool *p)
 {
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
-	pthread_cond_broadcast(&p->work);
+	struct worker *idle = p->idle;
+	p->idle = NULL;
+	p->idle_count = 0;
 	pthread_mutex_unlock(&p->lock);
-	for (unsigned i = 0; i < p->threads; i++)
-		pthread_join(p->tids[i], NULL);
-	pthread_cond_destroy(&p->work);
+	for (struct worker *w = idle, *next; w; w = next) {
+		next = w->next_idle;
+		w->job = NULL;
+		sem_post(&w->wake);
+	}
+	for (unsigned i = 0; i < p->threads; i++) {
+		pthread_join(p->workers[i].tid, NULL);
+		sem_destroy(&p->workers[i].wake);
+	}
 	pthread_mutex_destroy(&p->lock);
-	eddy_free(p->tids);
+	eddy_free(p->workers);
 }
 
 void pool_counts(struct pool *p, unsigned *busy, unsigned *idle)
 {
 	pthread_mutex_lock(&p->lock);
-	*idle = p->idle;
-	*busy = p->threads - p->idle;
+	*idle = p->idle_count;
+	*busy = p->threads - p->idle_count;
 	pthread_mutex_unlock(&p->lock);
 }

@@ -5,6 +5,7 @@
 #define EDDY_LOOP_POOL_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 
 #include "wake.h"
@@ -21,19 +22,29 @@ struct job {
 	int err;          /* eddy_ctx_run's: -EBUSY if ctx could not be entered */
 };
 
+/* A worker thread.  Parked, it sleeps on its own semaphore until a job is
+ * handed to it. */
+struct worker {
+	pthread_t tid;
+	sem_t wake;          /* posted with job set, or with NULL to stop */
+	struct job *job;
+	struct worker *next_idle;
+	struct pool *pool;
+};
+
 struct pool {
 	pthread_mutex_t lock;
-	pthread_cond_t work;  /* signalled when a job is queued, or at stop */
-	struct job *head, *tail;
-	unsigned queued;      /* jobs in the queue */
-	unsigned threads, idle, max;
+	struct job *head, *tail; /* jobs that found no idle worker */
+	struct worker *idle;     /* parked, the most recently parked first */
+	struct worker *workers;  /* max of them; threads started */
+	unsigned threads, idle_count, max;
 	bool stopping;
-	pthread_t *tids;
 	struct wake *wake;
 };
 
-/* Queue job; starts a worker when none is idle and the pool is not full.
- * 0, or -EAGAIN when no worker exists and none can be started. */
+/* Hand job to an idle worker, or queue it, starting a worker when the pool
+ * is not full.  0, or -EAGAIN when no worker exists and none can be
+ * started. */
 int pool_submit(struct pool *p, struct job *job);
 
 /* Set up an empty pool of at most max threads; none start yet. */

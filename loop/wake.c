@@ -73,12 +73,12 @@ static void delivered(eddy_loop *loop, struct io_op *op, long res)
 void wake_arm(eddy_loop *loop)
 {
 	struct wake *w = loop->wake;
-	if (w->armed)
-		return;
 	/* Messages posted before the loop ran, or after its last run ended,
-	 * wrote the eventfd already; the read then completes at once, empty. */
+	 * wrote the eventfd already; the read then completes soon, empty.
+	 * A read armed in an earlier run is still in the backend. */
 	deliver_all(loop, take_all(w));
-	arm_read(loop);
+	if (!w->armed)
+		arm_read(loop);
 }
 
 int wake_init(struct wake *w)

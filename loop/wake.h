@@ -29,8 +29,8 @@ struct wake {
 
 /* At loop creation: 0 or -errno. */
 int wake_init(struct wake *w);
-/* On the loop's thread, before it waits for anything: deliver what
- * arrived while the loop was not running, and arm the read. */
+/* On the loop's thread, as a run starts: deliver what arrived while the
+ * loop was not running, and arm the read unless it still is. */
 void wake_arm(eddy_loop *loop);
 /* From any thread: queue msg for the loop and wake it if it sleeps. */
 void wake_post(struct wake *w, struct wake_msg *msg);
