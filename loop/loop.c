@@ -113,8 +113,13 @@ long loop_suspend_timed(struct eddy_wait *w, uint64_t timeout_ns)
 {
 	if (!timeout_ns)
 		return loop_suspend(w);
-	struct eddy_timer timer = { .deadline = loop_now_ns() + timeout_ns,
-				    .wait = w };
+	/* a timeout past the clock's range never fires; it must not wrap */
+	uint64_t now = loop_now_ns();
+	struct eddy_timer timer = {
+		.deadline = timeout_ns > UINT64_MAX - now ? UINT64_MAX
+							  : now + timeout_ns,
+		.wait = w,
+	};
 	if (timer_add(&eddy_loop_now->timers, &timer))
 		return -ENOMEM;
 	long r = loop_suspend(w);

@@ -524,6 +524,31 @@ Test(loop_core, sleep_of_zero_returns_zero)
 	cr_assert_eq(N(r), 0);
 }
 
+static void *sleeps_forever(void *arg)
+{
+	(void)arg;
+	return V(eddy_sleep(UINT64_MAX));
+}
+
+static void *cancels_an_endless_sleep(void *arg)
+{
+	(void)arg;
+	eddy_task *t = eddy_spawn(sleeps_forever, NULL);
+	eddy_yield();
+	eddy_yield(); /* a sleep that wrapped around would be over by now */
+	cr_assert_eq(eddy_cancel(t), 0);
+	void *r;
+	cr_assert_eq(eddy_join(t, &r), 0);
+	return r;
+}
+
+Test(loop_core, sleep_of_uint64_max_lasts_until_cancelled)
+{
+	void *r;
+	cr_assert_eq(eddy_run(cancels_an_endless_sleep, NULL, &r), 0);
+	cr_assert_eq(N(r), -ECANCELED);
+}
+
 enum { SLEEPERS = 10000 };
 
 struct sleepers {
