@@ -117,20 +117,22 @@ static void uring_fini(eddy_loop *loop)
 	loop->be_state = NULL;
 }
 
+/*
+ * Each CQE is consumed before it is handled: handling it may start an
+ * operation, and a full SQ then submits and reaps again, which must not
+ * see this CQE a second time.
+ */
 static void reap(eddy_loop *loop)
 {
 	struct io_uring *ring = ring_of(loop);
 	struct io_uring_cqe *cqe;
-	unsigned head, seen = 0;
-	io_uring_for_each_cqe(ring, head, cqe)
-	{
-		seen++;
+	while (io_uring_peek_cqe(ring, &cqe) == 0) {
 		uintptr_t tag = (uintptr_t)io_uring_cqe_get_data(cqe);
-		if (tag == TAG_TIMEOUT || tag == TAG_CANCEL)
-			continue;
-		io_complete(loop, (struct io_op *)tag, cqe->res);
+		int res = cqe->res;
+		io_uring_cqe_seen(ring, cqe);
+		if (tag != TAG_TIMEOUT && tag != TAG_CANCEL)
+			io_complete(loop, (struct io_op *)tag, res);
 	}
-	io_uring_cq_advance(ring, seen);
 }
 
 /* Hand queued SQEs to the kernel, reaping first when it pushes back. */

@@ -27,8 +27,12 @@ void io_complete(eddy_loop *loop, struct io_op *op, long res)
 		return;
 	}
 	loop->io_pending--;
-	if (res == -ECANCELED)
-		res = op->cancelling ? op->end_reason : -ETIMEDOUT;
+	/* the kernel cancelled it: for eddy_cancel or a loop timer (the
+	 * reason was kept), or because its linked timeout expired */
+	if (res == -ECANCELED && op->cancelling)
+		res = op->end_reason;
+	else if (res == -ECANCELED && op->timeout_ns)
+		res = -ETIMEDOUT;
 	loop_wake(loop, &op->wait, res);
 }
 
