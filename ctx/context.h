@@ -37,7 +37,7 @@
 #define CTX_CACHE_SLOTS 8
 
 /* Marks a cache entry for a variable that has no value in the context. */
-extern char eddy_ctx_unset_mark;
+extern char eddy_ctx_unset_mark __attribute__((visibility("hidden")));
 #define CTX_UNSET ((void *)&eddy_ctx_unset_mark)
 
 struct ctx_cache_entry {
@@ -59,14 +59,15 @@ extern _Thread_local eddy_ctx *eddy_ctx_now
 	__attribute__((tls_model("initial-exec")));
 
 /* The value var has in ctx (ctx is current): true and *val, or false. */
+/* The cache miss: look var up in the mapping and remember the answer.
+ * Out of line, so that the hit path needs no stack frame. */
+bool ctx_lookup_miss(eddy_ctx *ctx, const eddy_var *var, void **val);
+
 static inline bool ctx_lookup(eddy_ctx *ctx, const eddy_var *var, void **val)
 {
-	struct ctx_cache_entry *c = &ctx->cache[var->cache_slot];
-	if (c->var != var) {
-		c->var = var;
-		if (eddy_hamt_find(&ctx->map, var, &c->val))
-			c->val = CTX_UNSET;
-	}
+	const struct ctx_cache_entry *c = &ctx->cache[var->cache_slot];
+	if (c->var != var)
+		return ctx_lookup_miss(ctx, var, val);
 	*val = c->val;
 	return c->val != CTX_UNSET;
 }

@@ -90,7 +90,9 @@ static void node_ref(node *n)
 
 static void node_unref(node *n)
 {
-	if (atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) != 1)
+	/* as for contexts: a count of 1 is ours alone */
+	if (atomic_load_explicit(&n->refs, memory_order_acquire) != 1 &&
+	    atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	for (uint32_t i = 0; i < n->size; i++)
 		if (!n->e[i].key)
@@ -359,7 +361,12 @@ static int set_in(node **slot, unsigned shift, struct set_op *op)
 int eddy_hamt_set(eddy_hamt *m, const eddy_var *key, void *val, void **old,
 		  int *had_old)
 {
-	struct set_op op = { .key = key, .val = val };
+	struct set_op op; /* not an initialiser: it would zero the path */
+	op.key = key;
+	op.val = val;
+	op.old = NULL;
+	op.had_old = false;
+	op.path.n = 0;
 	if (!m->root) {
 		node *n = node_alloc(NODE_BITMAP, 1, 1u << slot_of(key->hash, 0));
 		if (!n)
@@ -463,7 +470,8 @@ int eddy_hamt_delete(eddy_hamt *m, const eddy_var *key)
 	if (eddy_hamt_find(m, key, &unused))
 		return -ENOENT;
 	struct entry lone;
-	struct path p = { .n = 0 };
+	struct path p;
+	p.n = 0;
 	int r = del_in(&m->root, 0, key, &lone, &p);
 	if (r < 0) {
 		path_undo(&p);

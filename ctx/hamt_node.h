@@ -39,9 +39,23 @@ static inline unsigned slot_of(uint32_t hash, unsigned shift)
 	return (hash >> shift) & 31;
 }
 
+static inline unsigned popcount32(uint32_t x)
+{
+#if defined(__x86_64__) && !defined(__POPCNT__)
+	/* Baseline x86-64 has no popcnt instruction, and the builtin would
+	 * call libgcc: count bits in parallel instead (a dozen ALU ops). */
+	x = x - ((x >> 1) & 0x55555555u);
+	x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+	x = (x + (x >> 4)) & 0x0f0f0f0fu;
+	return (x * 0x01010101u) >> 24;
+#else
+	return (unsigned)__builtin_popcount(x);
+#endif
+}
+
 static inline unsigned index_of(const node *n, uint32_t bit)
 {
-	return (unsigned)__builtin_popcount(n->bits & (bit - 1));
+	return popcount32(n->bits & (bit - 1));
 }
 
 /* The lookup, from a node at `shift` down: 0 and *val, or -ENOENT. */
