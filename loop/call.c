@@ -19,6 +19,7 @@
  * the loop never takes (it was freed first) ends with -ECANCELED.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <semaphore.h>
 
 #include "ctx/alloc.h"
@@ -111,12 +112,13 @@ int eddy_loop_call(eddy_loop *loop, eddy_fn fn, void *arg,
 {
 	if (!loop || !fn)
 		return -EINVAL;
-	if (eddy_loop_now == loop)
-		return -EDEADLK;
 	if (!policy)
 		policy = loop->cfg.default_policy;
 	if (policy < EDDY_COPY || policy > EDDY_MERGE)
 		return -EINVAL;
+	/* the loop's own thread would wait for itself, even between runs */
+	if (eddy_loop_now == loop || pthread_equal(loop->thread, pthread_self()))
+		return -EDEADLK;
 	eddy_ctx *caller = eddy_ctx_current();
 	if (!caller)
 		return -ENOMEM;

@@ -424,6 +424,7 @@ eddy_loop *eddy_loop_new(const eddy_loop_config *cfg)
 		loop->cfg.default_policy = EDDY_COPY;
 	if (!loop->cfg.workers)
 		loop->cfg.workers = 4;
+	loop->thread = pthread_self();
 	int err = 0;
 	if (loop->cfg.default_policy > EDDY_MERGE ||
 	    loop->cfg.backend > EDDY_BACKEND_EPOLL ||

@@ -146,7 +146,8 @@ int eddy_to_thread(eddy_fn fn, void *arg, enum eddy_policy policy,
  * the calling thread's current one: COPY a snapshot, SHARE the thread's
  * context object itself (the thread waits meanwhile), MERGE a snapshot
  * whose changes are merged back into the thread's context.  The call is
- * served while eddy_loop_run runs.  0; -EDEADLK from the loop's own thread;
+ * served while eddy_loop_run runs.  0; -EDEADLK from the thread that made
+ * the loop (it would wait for itself);
  * -EINVAL; -ENOMEM; -ECANCELED when the loop is freed before serving it.
  */
 int eddy_loop_call(eddy_loop *loop, eddy_fn fn, void *arg,

@@ -18,6 +18,7 @@
 #ifndef EDDY_LOOP_SCHED_H
 #define EDDY_LOOP_SCHED_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -79,6 +80,7 @@ struct eddy_loop {
 	struct pool *pool;       /* worker threads, from the first offload */
 	struct lent *lent;       /* contexts out on worker threads */
 	eddy_task *held_head, *held_tail; /* tasks waiting for those */
+	pthread_t thread;        /* the thread that made it: the one to run it */
 	bool running;
 };
 

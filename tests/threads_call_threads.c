@@ -740,6 +740,14 @@ Test(threads_call, call_from_the_loops_own_thread_is_edeadlk)
 	cr_assert_eq(o.wait_err, 0, "call_soon's task ran");
 }
 
+Test(threads_call, a_call_from_the_loops_thread_between_runs_is_edeadlk)
+{
+	eddy_loop *loop = new_loop(0);
+	cr_assert_eq(eddy_loop_call(loop, noop, NULL, EDDY_COPY, NULL),
+		     -EDEADLK);
+	eddy_loop_free(loop);
+}
+
 Test(threads_call, calls_with_no_loop_no_function_or_an_unknown_policy_are_einval)
 {
 	eddy_loop *loop = new_loop(0);
