@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/common.h"
 #include "ctx/ctx.h"
 
 #define REPS 11
@@ -49,12 +50,6 @@ static char a_mark, b_mark;
 static void sink(void *p)
 {
 	__asm__ volatile("" : : "r"(p) : "memory");
-}
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "bench/ctx: %s failed\n", what);
-	exit(1);
 }
 
 /* ---- The operations: each runs n of them in the current context ------ */
@@ -197,13 +192,6 @@ static const struct row {
 #define NROWS (sizeof rows / sizeof rows[0])
 
 /* ---- Timing ------------------------------------------------------------ */
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 static double clock_op(op_fn *op, eddy_var *v, long n)
 {

@@ -40,7 +40,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench/common.h"
+#include "bench/switch.h"
 #include "eddy.h"
 
 enum {
@@ -54,17 +54,6 @@ enum {
 	PY_SLEEPERS = 100000,
 	SLEEPER_STACK = 16 * 1024,
 };
-
-static void fail(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static double min_of(double a, double b)
-{
-	return a < b ? a : b;
-}
 
 /* ---- spawn+join ------------------------------------------------------ */
 

@@ -31,7 +31,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "switch.h"
 #include "task/coro.h"
 #include "task/task.h"
 

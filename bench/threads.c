@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/common.h"
 #include "eddy.h"
 
 enum { REPS = 25, CALLS = 1000 };
@@ -51,24 +52,6 @@ enum { REPS = 25, CALLS = 1000 };
 static const enum eddy_policy policies[] = { EDDY_COPY, EDDY_SHARE,
 					     EDDY_MERGE };
 static const char *const policy_names[] = { "COPY", "SHARE", "MERGE" };
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static void fail(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static double min_of(double a, double b)
-{
-	return a < b ? a : b;
-}
 
 static void *noop(void *arg)
 {
