@@ -48,20 +48,40 @@
  * try first when older ops wait on the same fd in its direction: the
  * older ones go first, and two tasks' writes keep the order of the calls.
  *
- * Synchronous ops, an interim.  Regular files, directories and other fds
- * epoll refuses (EPERM) are always "ready" and their calls may sleep on
- * the disk: pread, pwrite, fsync, openat and close, and any read or write
- * on such an fd, are made synchronously, in start() or when arming finds
- * the fd unpollable, and their results delivered at the next poll.  They
- * block the loop meanwhile; the worker-thread pool (a later issue) is
- * where they belong.
+ * Calls that may sleep on a disk go to the worker pool.  Regular files,
+ * directories and the other fds epoll refuses (EPERM) are always "ready",
+ * and their calls may still sleep on the disk; openat may sleep on a path
+ * (a FIFO's open waits for the other end).  So pread, pwrite, fsync,
+ * openat and close, and any op on an fd that arming finds unpollable (a
+ * read of a file not in the page cache: RWF_NOWAIT said EAGAIN), are made
+ * by a worker thread of the loop's pool (pool.c) as plain blocking calls,
+ * and the loop goes on with its other tasks:
+ *
+ *   start() or arm() ─▶ pool_submit(job in the op) ─▶ worker: the call
+ *                                                           │
+ *   task resumes ◀─ io_complete ◀─ loop: worker_call_done ◀─ wake_post
+ *
+ * The job lives in the op itself (io_op's job room), so start() neither
+ * allocates nor fails, and the result comes back through the loop's
+ * wake-up (wake.c), delivered on the loop's thread.  The op's ctx is NULL:
+ * the worker makes the call in no context.  A close of an fd that epoll
+ * held (a socket, a pipe) is made at once instead: no disk is behind it.
+ * Where the pool cannot be had (no memory for it, no thread can be
+ * started), the call is made synchronously, as before the pool existed:
+ * the loop waits with it, but the result is the same.  Ops on one file go
+ * to the workers side by side, in no order, as io_uring's may.
  *
  * Cancellation.  An op waiting for readiness has no system call in
  * flight, so eddy_cancel or a loop timer ends it at once: cancel() takes
  * it off its fd's list and completes it with -ECANCELED (io.c turns that
- * into -ETIMEDOUT for a timeout).  An op whose synchronous call is already
- * made completes with that call's result, as an io_uring op that finished
- * before its cancel does.
+ * into -ETIMEDOUT for a timeout).  An op on a worker cannot be stopped (a
+ * thread's blocking call cannot be interrupted safely) and its buffer or
+ * path is in use until the call returns: cancel() leaves it, the task
+ * resumes only when the job is back, and it gets the call's result, as
+ * from an io_uring op that finished before its cancel (an fd openat made
+ * is the task's to close, not leaked).  The same goes for a timeout: the
+ * op ends late, with its result.  An op whose synchronous call is already
+ * made completes with that call's result too.
  *
  * Closing.  eddy_close takes the fd out of epoll and fails the ops still
  * waiting on it with -EBADF (the fd they wait on is gone).  An fd closed
@@ -80,6 +100,7 @@
 
 #include "ctx/alloc.h"
 #include "io.h"
+#include "pool.h"
 
 struct fd_watch {
 	struct io_op *head, *tail; /* ops waiting for readiness, oldest first */
@@ -472,6 +493,43 @@ static void deliver_finished(eddy_loop *loop)
 	}
 }
 
+/* ---- calls on a worker thread -------------------------------------------- */
+
+static struct job *job_of(struct io_op *op)
+{
+	_Static_assert(sizeof(struct job) <= sizeof op->job,
+		       "io_op's job room is too small for a struct job");
+	_Static_assert(_Alignof(struct job) <= _Alignof(void *),
+		       "io_op's job room is not aligned for a struct job");
+	return (struct job *)op->job;
+}
+
+/* On a worker thread: the op's call.  Its result waits in the op, which
+ * the loop reads once the job is back. */
+static void *call_on_worker(void *arg)
+{
+	struct io_op *op = arg;
+	op->wait.result = call_blocking(op);
+	return NULL;
+}
+
+/* On the loop's thread: the worker is done with the op and its buffer. */
+static void worker_call_done(eddy_loop *loop, struct wake_msg *msg)
+{
+	struct io_op *op = ((struct job *)msg)->arg;
+	io_complete(loop, op, op->wait.result);
+}
+
+/* Have a worker make op's blocking call; without a worker, make it here. */
+static void call_off_loop(eddy_loop *loop, struct io_op *op)
+{
+	struct job *job = job_of(op);
+	*job = (struct job){ .msg.deliver = worker_call_done,
+			     .fn = call_on_worker, .arg = op };
+	if (loop_pool_start(loop) || pool_submit(loop->pool, job))
+		finish_later(state_of(loop), op, call_blocking(op));
+}
+
 /* ---- arming -------------------------------------------------------------- */
 
 static int ctl(struct epoll_state *st, int how, int fd, uint32_t events)
@@ -483,10 +541,11 @@ static int ctl(struct epoll_state *st, int how, int fd, uint32_t events)
 /*
  * Arm fd's registration for what its ops wait for.  When epoll refuses the
  * fd (EPERM: a regular file, a directory, /dev/null), it never waits: its
- * ops are made synchronously, here.
+ * ops go to the worker pool.
  */
-static void arm(struct epoll_state *st, int fd)
+static void arm(eddy_loop *loop, int fd)
 {
+	struct epoll_state *st = state_of(loop);
 	struct fd_watch *w = &st->fds[fd];
 	if (!w->head)
 		return;
@@ -507,18 +566,22 @@ static void arm(struct epoll_state *st, int fd)
 	w->head = w->tail = NULL;
 	while (op) {
 		struct io_op *next = op->next;
-		finish_later(st, op, err == -EPERM ? call_blocking(op) : err);
+		if (err == -EPERM)
+			call_off_loop(loop, op);
+		else
+			finish_later(st, op, err);
 		op = next;
 	}
 }
 
-static void arm_dirty(struct epoll_state *st)
+static void arm_dirty(eddy_loop *loop)
 {
+	struct epoll_state *st = state_of(loop);
 	while (st->dirty >= 0) {
 		int fd = st->dirty;
 		st->dirty = st->fds[fd].next_dirty;
 		st->fds[fd].dirty = false;
-		arm(st, fd);
+		arm(loop, fd);
 	}
 }
 
@@ -591,7 +654,7 @@ static int wait_until(struct epoll_state *st, uint64_t deadline)
 static void epoll_backend_poll(eddy_loop *loop, bool block, uint64_t deadline)
 {
 	struct epoll_state *st = state_of(loop);
-	arm_dirty(st);
+	arm_dirty(loop);
 	block = block && !st->done;
 	int n;
 	do
@@ -609,13 +672,15 @@ static void epoll_backend_poll(eddy_loop *loop, bool block, uint64_t deadline)
 
 /* ---- the backend --------------------------------------------------------- */
 
-/* A close through the loop: forget fd, and fail the ops still waiting. */
-static void forget_fd(struct epoll_state *st, int fd)
+/* A close through the loop: forget fd, and fail the ops still waiting.
+ * true when epoll held fd (it is pollable). */
+static bool forget_fd(struct epoll_state *st, int fd)
 {
 	if (fd < 0 || (size_t)fd >= st->nfds)
-		return;
+		return false;
 	struct fd_watch *w = &st->fds[fd];
-	if (w->added)
+	bool held = w->added;
+	if (held)
 		ctl(st, EPOLL_CTL_DEL, fd, 0);
 	for (struct io_op *op = w->head, *next; op; op = next) {
 		next = op->next;
@@ -625,6 +690,7 @@ static void forget_fd(struct epoll_state *st, int fd)
 	w->armed = 0;
 	w->added = false;
 	w->no_nowait = false;
+	return held;
 }
 
 static void epoll_backend_start(eddy_loop *loop, struct io_op *op)
@@ -632,14 +698,18 @@ static void epoll_backend_start(eddy_loop *loop, struct io_op *op)
 	struct epoll_state *st = state_of(loop);
 	switch (op->kind) {
 	case IO_CLOSE:
-		forget_fd(st, op->fd);
+		/* An fd epoll held is a socket, a pipe or the like: its close
+		 * waits for no disk. */
+		if (forget_fd(st, op->fd)) {
+			finish_later(st, op, call_blocking(op));
+			return;
+		}
 		/* fall through */
 	case IO_PREAD:
 	case IO_PWRITE:
 	case IO_FSYNC:
 	case IO_OPENAT:
-		/* Synchronous until the worker pool exists (see the top). */
-		finish_later(st, op, call_blocking(op));
+		call_off_loop(loop, op);
 		return;
 	default:
 		break;
@@ -661,10 +731,10 @@ static void epoll_backend_cancel(eddy_loop *loop, struct io_op *op)
 {
 	struct epoll_state *st = state_of(loop);
 	if (op->fd < 0 || (size_t)op->fd >= st->nfds)
-		return; /* finished already, delivered at the next poll */
+		return; /* on a worker, or finished: it completes as it is */
 	struct fd_watch *w = &st->fds[op->fd];
 	if (!unlink_op(w, op))
-		return;
+		return; /* likewise */
 	/* The registration may stay armed in the kernel; forgetting that
 	 * makes the next op rearm it, even on an fd reopened meanwhile.  A
 	 * stray event finds no op and costs nothing. */

@@ -4,9 +4,10 @@
  * Every I/O call of loop.h describes its operation in a struct io_op on
  * the calling task's stack and hands it to the loop's backend, which
  * performs it however its kernel interface does (io_uring submits it;
- * epoll waits for readiness, then makes the system call) and calls
- * io_complete with the result.  The op stays valid until then because
- * its task is suspended on it.
+ * epoll waits for readiness, then makes the system call, or has a worker
+ * thread make a call that may sleep on a disk) and calls io_complete with
+ * the result.  The op stays valid until then because its task is
+ * suspended on it.
  */
 #ifndef EDDY_LOOP_IO_H
 #define EDDY_LOOP_IO_H
@@ -43,7 +44,14 @@ struct io_op {
 	socklen_t *addrlen;    /* accept */
 	mode_t mode;           /* openat */
 	uint64_t timeout_ns;   /* 0: none */
-	struct __kernel_timespec ts; /* the timeout, for io_uring's linked timeout */
+	union {                /* an op meets one backend */
+		/* io_uring: the timeout, for its linked timeout */
+		struct __kernel_timespec ts;
+		/* epoll: room for the worker-pool job that makes a call
+		 * which may sleep on a disk (backend_epoll.c), so that
+		 * start() needs no allocation */
+		void *job[10];
+	};
 	struct io_op *next;    /* a backend's list (epoll: an fd's waiters) */
 	bool cancelling;       /* the wait was ended early, for end_reason */
 	long end_reason;       /* -ECANCELED, or -ETIMEDOUT from a loop timer */

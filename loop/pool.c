@@ -60,8 +60,11 @@ static void *worker_main(void *arg)
 	struct pool *p = w->pool;
 	struct job *job;
 	while ((job = next_job(p, w))) {
-		job->err = eddy_ctx_run(job->ctx, job->fn, job->arg,
-					&job->result);
+		if (job->ctx)
+			job->err = eddy_ctx_run(job->ctx, job->fn, job->arg,
+						&job->result);
+		else
+			job->result = job->fn(job->arg);
 		wake_post(p->wake, &job->msg);
 	}
 	return NULL;

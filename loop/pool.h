@@ -11,7 +11,8 @@
 #include "wake.h"
 
 /* A blocking call for a worker: run fn(arg) in ctx, then hand the job back
- * to the loop through msg. */
+ * to the loop through msg.  ctx NULL: the loop's own call (the epoll
+ * backend's file I/O), run as it is, in no context; err stays 0. */
 struct job {
 	struct wake_msg msg;
 	struct job *next; /* in the pool's queue */

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -842,5 +843,233 @@ BACKEND_TEST(regular_file_open_pwrite_fsync_poll_pread_close)
 			cr_expect_eq(s.closed, 0, "%s", n);
 		}
 		unlink(s.path);
+	}
+}
+
+/* ---- calls that may block run beside the loop, not in it ----------------- */
+
+/*
+ * A FIFO's open for reading blocks until a writer opens it: a call that
+ * sleeps for as long as the test wants, and that no readiness event ends.
+ * Under epoll it runs on a worker thread.  (io_uring first tries the open
+ * with O_NONBLOCK, which a FIFO's reader passes at once: there it does
+ * not wait.)
+ */
+struct fifo {
+	char dir[64], path[80];
+	enum eddy_backend backend;
+	long reader, writer, after;
+	bool reader_done, waited;
+	int yields;
+};
+
+static void make_fifo(struct fifo *s)
+{
+	const char *dir = getenv("TMPDIR");
+	snprintf(s->dir, sizeof s->dir, "%s/eddy-fifo-XXXXXX",
+		 dir && strlen(dir) < 32 ? dir : "/tmp");
+	cr_assert_not_null(mkdtemp(s->dir));
+	snprintf(s->path, sizeof s->path, "%s/fifo", s->dir);
+	cr_assert_eq(mkfifo(s->path, 0600), 0);
+	s->reader = s->writer = -1;
+}
+
+static void remove_fifo(struct fifo *s)
+{
+	if (s->reader >= 0)
+		close((int)s->reader);
+	if (s->writer >= 0)
+		close((int)s->writer);
+	unlink(s->path);
+	rmdir(s->dir);
+}
+
+static void *opens_fifo_for_reading(void *arg)
+{
+	struct fifo *s = arg;
+	s->reader = eddy_openat(AT_FDCWD, s->path, O_RDONLY | O_CLOEXEC, 0);
+	s->reader_done = true;
+	s->after = eddy_yield();
+	return NULL;
+}
+
+static void *opens_fifo_for_reading_with_a_timeout(void *arg)
+{
+	struct fifo *s = arg;
+	/* 1 ns: expired by the loop's first look at its timers. */
+	s->reader = eddy_openat_timeout(AT_FDCWD, s->path,
+					O_RDONLY | O_CLOEXEC, 0, 1);
+	s->reader_done = true;
+	return NULL;
+}
+
+/* Yield 100 times: whether the reader still waits at the end. */
+static bool reader_waits_through_100_yields(struct fifo *s)
+{
+	for (int i = 0; i < 100; i++) {
+		eddy_yield();
+		s->yields++;
+	}
+	return !s->reader_done;
+}
+
+/* The writer's open completes the reader's. */
+static void opens_fifo_for_writing(struct fifo *s)
+{
+	s->writer = eddy_openat(AT_FDCWD, s->path, O_WRONLY | O_CLOEXEC, 0);
+}
+
+static void *counts_yields_then_opens_for_writing(void *arg)
+{
+	struct fifo *s = arg;
+	s->backend = eddy_loop_backend(eddy_loop_current());
+	eddy_task *t = eddy_spawn(opens_fifo_for_reading, s);
+	s->waited = reader_waits_through_100_yields(s);
+	opens_fifo_for_writing(s);
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(a_task_keeps_running_while_another_waits_in_a_fifo_open)
+{
+	EACH_BACKEND(b)
+	{
+		struct fifo s = { .reader_done = false };
+		make_fifo(&s);
+		if (run_on(b, counts_yields_then_opens_for_writing, &s)) {
+			const char *n = backend_name(s.backend);
+			if (s.backend == EDDY_BACKEND_EPOLL)
+				cr_expect(s.waited, "%s", n);
+			cr_expect_eq(s.yields, 100, "%s", n);
+			cr_expect_geq(s.reader, 0, "%s: %ld", n, s.reader);
+			cr_expect_geq(s.writer, 0, "%s: %ld", n, s.writer);
+			cr_expect_eq(s.after, 0, "%s", n);
+		}
+		remove_fifo(&s);
+	}
+}
+
+/*
+ * The calls a worker makes cannot be interrupted: the cancelled task
+ * resumes only once the call returned, with its result (an fd that is
+ * the task's to close), and its next suspending call is -ECANCELED.
+ * Epoll only: io_uring's open does not wait (see above).
+ */
+static void *cancels_a_fifo_opener(void *arg)
+{
+	struct fifo *s = arg;
+	s->backend = eddy_loop_backend(eddy_loop_current());
+	eddy_task *t = eddy_spawn(opens_fifo_for_reading, s);
+	eddy_yield(); /* it starts its open */
+	eddy_cancel(t);
+	s->waited = reader_waits_through_100_yields(s);
+	opens_fifo_for_writing(s);
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(cancel_of_a_task_in_an_open_on_a_worker_resumes_it_when_the_open_returns)
+{
+	struct fifo s = { .reader_done = false };
+	make_fifo(&s);
+	run_on(EDDY_BACKEND_EPOLL, cancels_a_fifo_opener, &s);
+	remove_fifo(&s);
+	if (s.backend != EDDY_BACKEND_EPOLL)
+		cr_skip_test("EDDY_BACKEND chose io_uring");
+	cr_expect(s.waited);
+	cr_expect_geq(s.reader, 0, "%ld", s.reader);
+	cr_expect_geq(s.writer, 0, "%ld", s.writer);
+	cr_expect_eq(s.after, -ECANCELED, "%ld", s.after);
+}
+
+static void *times_out_a_fifo_opener(void *arg)
+{
+	struct fifo *s = arg;
+	s->backend = eddy_loop_backend(eddy_loop_current());
+	eddy_task *t = eddy_spawn(opens_fifo_for_reading_with_a_timeout, s);
+	s->waited = reader_waits_through_100_yields(s);
+	opens_fifo_for_writing(s);
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(timeout_of_an_open_on_a_worker_ends_it_when_the_open_returns)
+{
+	struct fifo s = { .reader_done = false };
+	make_fifo(&s);
+	run_on(EDDY_BACKEND_EPOLL, times_out_a_fifo_opener, &s);
+	remove_fifo(&s);
+	if (s.backend != EDDY_BACKEND_EPOLL)
+		cr_skip_test("EDDY_BACKEND chose io_uring");
+	cr_expect(s.waited);
+	cr_expect_geq(s.reader, 0, "%ld", s.reader);
+	cr_expect_geq(s.writer, 0, "%ld", s.writer);
+}
+
+/* More file ops at once than the pool has workers: each gets its own. */
+#define FILE_TASKS 16
+#define BLOCK 4096
+
+struct file_blocks {
+	int fd;
+	long wrote[FILE_TASKS], read[FILE_TASKS];
+	bool same[FILE_TASKS];
+};
+
+struct file_block {
+	struct file_blocks *s;
+	int i;
+};
+
+static void *writes_then_reads_its_block(void *arg)
+{
+	struct file_block *b = arg;
+	struct file_blocks *s = b->s;
+	unsigned char out[BLOCK], in[BLOCK];
+	for (size_t k = 0; k < BLOCK; k++)
+		out[k] = pattern(k, b->i);
+	off_t off = (off_t)b->i * BLOCK;
+	s->wrote[b->i] = eddy_pwrite(s->fd, out, BLOCK, off);
+	s->read[b->i] = eddy_pread(s->fd, in, BLOCK, off);
+	s->same[b->i] = memcmp(in, out, BLOCK) == 0;
+	return NULL;
+}
+
+static void *runs_file_blocks(void *arg)
+{
+	struct file_block b[FILE_TASKS];
+	eddy_task *t[FILE_TASKS];
+	for (int i = 0; i < FILE_TASKS; i++) {
+		b[i] = (struct file_block){ .s = arg, .i = i };
+		t[i] = eddy_spawn(writes_then_reads_its_block, &b[i]);
+	}
+	for (int i = 0; i < FILE_TASKS; i++)
+		eddy_join(t[i], NULL);
+	return NULL;
+}
+
+BACKEND_TEST(many_tasks_pwrite_and_pread_their_own_blocks_of_one_file)
+{
+	EACH_BACKEND(b)
+	{
+		struct file_blocks s = { .fd = -1 };
+		char path[64];
+		const char *dir = getenv("TMPDIR");
+		snprintf(path, sizeof path, "%s/eddy-blocks-XXXXXX",
+			 dir && strlen(dir) < 32 ? dir : "/tmp");
+		s.fd = mkstemp(path);
+		cr_assert_geq(s.fd, 0);
+		unlink(path);
+		if (run_on(b, runs_file_blocks, &s)) {
+			for (int i = 0; i < FILE_TASKS; i++) {
+				cr_expect_eq(s.wrote[i], BLOCK, "%s: %d",
+					     backend_name(b), i);
+				cr_expect_eq(s.read[i], BLOCK, "%s: %d",
+					     backend_name(b), i);
+				cr_expect(s.same[i], "%s: %d",
+					  backend_name(b), i);
+			}
+		}
+		close(s.fd);
 	}
 }
