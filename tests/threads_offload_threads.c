@@ -17,9 +17,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "eddy.h"
@@ -610,9 +612,18 @@ Test(threads_offload, cancel_of_a_share_wait_is_the_same_under_epoll)
  * it yet when the task is cancelled: the task still gets -ECANCELED, and
  * the job, freed when the loop takes it, is not touched by the task after
  * (the task resumes after the loop took it).  The main task spins, without
- * letting the loop run, until the job is in the loop's inbox.
+ * letting the loop run, until the job is in the loop's inbox: giving its
+ * CPU away each time, for the worker on a busy machine, and for at most
+ * INBOX_WAIT_S seconds.
  */
-enum { INBOX_WAIT_MAX = 100000000 };
+enum { INBOX_WAIT_S = 30 };
+
+static double seconds_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void *cancel_once_the_job_is_posted(void *arg)
 {
@@ -621,8 +632,9 @@ static void *cancel_once_the_job_is_posted(void *arg)
 	task_passes(&c->entered);
 	task_opens(&c->release);
 	struct wake *wake = eddy_loop_current()->wake;
-	for (long i = 0; i < INBOX_WAIT_MAX && !atomic_load(&wake->inbox); i++)
-		;
+	double give_up = seconds_now() + INBOX_WAIT_S;
+	while (!atomic_load(&wake->inbox) && seconds_now() < give_up)
+		sched_yield();
 	c->job_was_posted = atomic_load(&wake->inbox) != NULL;
 	eddy_cancel(w);
 	eddy_join(w, NULL);
@@ -845,6 +857,7 @@ static void *two_calls_in_one_round(void *arg)
 	unsigned busy = 1, idle = 0;
 	for (long i = 0; i < IDLE_WAIT_MAX && idle != 1; i++) {
 		eddy_yield();
+		sched_yield(); /* the worker parks on a busy machine too */
 		pool_counts(pool, &busy, &idle);
 	}
 	p->idle_worker = idle == 1 && busy == 0;
