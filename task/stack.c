@@ -23,9 +23,10 @@
  * its whole size, so a pool holds at most EDDY_STACK_POOL_BYTES of stacks
  * (16 MiB, 64 default stacks) per thread.  A stack that does not fit, or
  * finds no bin, goes to the depot (stack_depot.c), shared by all threads,
- * which gives its memory back to the kernel with MADV_DONTNEED and keeps
- * the address range and its guard for reuse.  A pool that has no stack of
- * the size asked takes one from the depot, under the depot's lock.
+ * which gives its memory back to the kernel with MADV_DONTNEED, in
+ * batches of adjacent stacks, and keeps the address range and its guard
+ * for reuse.  A pool that has no stack of the size asked takes one from
+ * the depot, under the depot's lock.
  *
  * Threads.  A stack may be released on another thread than the one that
  * acquired it: it simply joins the releasing thread's pool.  When a thread
@@ -227,7 +228,6 @@ void eddy_stack_stats(struct eddy_stack_stats *out)
 {
 	memset(out, 0, sizeof *out);
 	eddy_stack_depot_stats(out);
-	out->pooled = out->cold;
 	pthread_mutex_lock(&pools_lock);
 	for (struct pool *p = pools; p; p = p->next)
 		out->pooled += atomic_load_explicit(&p->count,

@@ -43,6 +43,11 @@ struct eddy_stack {
 /* The most stack bytes one thread keeps pooled before giving memory back. */
 #define EDDY_STACK_POOL_BYTES ((size_t)16 << 20)
 
+/* Past the pools, memory goes back to the kernel in batches: when this
+ * many stacks, or stack bytes, wait in the depot (see stack_depot.c). */
+#define EDDY_STACK_BATCH_STACKS 1024
+#define EDDY_STACK_BATCH_BYTES ((size_t)32 << 20)
+
 /* The largest stack eddy hands out, as Go caps a goroutine's stack. */
 #define EDDY_STACK_SIZE_MAX ((size_t)1 << 30)
 
@@ -58,8 +63,8 @@ int eddy_stack_acquire(size_t size, struct eddy_stack **out);
 
 /*
  * Gives a stack back: to this thread's pool, or past EDDY_STACK_POOL_BYTES
- * its memory to the kernel.  Nothing may run on it any more.  NULL is
- * ignored.
+ * to the depot, which gives its memory to the kernel with the next batch.
+ * Nothing may run on it any more.  NULL is ignored.
  */
 void eddy_stack_release(struct eddy_stack *st);
 
@@ -93,7 +98,11 @@ _Noreturn void eddy_stack_overflowed(const struct eddy_stack *st);
  */
 void eddy_stack_pool_drain(void);
 
-/* What the stacks cost now, for tests and statistics. */
+/*
+ * What the stacks cost now, for tests and statistics.  Gives back the
+ * memory of the stacks waiting for a batch first, so that cold counts all
+ * the depot holds but a batch another thread is giving back right then.
+ */
 struct eddy_stack_stats {
 	size_t mapped;      /* stacks eddy holds: in use, or idle in a pool */
 	size_t pooled;      /* of those, idle: in a thread's pool or the depot */
@@ -105,6 +114,7 @@ struct eddy_stack_stats {
 	size_t map_entries; /* kernel map entries they cost (at most) */
 	uint64_t mmaps;     /* mappings made for stacks, ever */
 	uint64_t dontneeds; /* stacks given back with MADV_DONTNEED, ever */
+	uint64_t madvises;  /* MADV_DONTNEED calls made for them, ever */
 };
 void eddy_stack_stats(struct eddy_stack_stats *out);
 

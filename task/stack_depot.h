@@ -22,13 +22,16 @@
  */
 int eddy_stack_depot_take(size_t size, struct eddy_stack **out);
 
-/* Gives st's memory back to the kernel and keeps st for any thread. */
+/* Keeps st for any thread, and gives its memory back to the kernel with
+ * the next batch (at once for a stack with a mapping of its own). */
 void eddy_stack_depot_put(struct eddy_stack *st);
 
-/* Unmaps every mapping all of whose stacks are in the depot. */
+/* Gives back what waits for a batch, then unmaps every mapping all of
+ * whose stacks are in the depot. */
 void eddy_stack_depot_reclaim(void);
 
-/* Fills the depot's share of *out (everything but the pools' counts). */
+/* Fills the depot's share of *out (everything but the pools' counts),
+ * after giving back what waits for a batch. */
 void eddy_stack_depot_stats(struct eddy_stack_stats *out);
 
 /*

@@ -301,6 +301,103 @@ Test(task_stack, past_the_pool_bound_memory_goes_back_to_the_kernel)
 	assert_nothing_held();
 }
 
+/* Fills the pool with stacks of size, then the depot with a batch of them,
+ * each with its top page committed; the depot's share is st[fit...]. */
+static size_t release_a_batch_past_the_pool(size_t size,
+					    struct eddy_stack **st)
+{
+	size_t fit = EDDY_STACK_POOL_BYTES / size, n = fit + EDDY_STACK_BATCH_STACKS;
+	for (size_t i = 0; i < n; i++) {
+		st[i] = take(size);
+		((char *)st[i]->lo)[size - 1] = 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		eddy_stack_release(st[i]);
+	return fit;
+}
+
+static bool resident(const struct eddy_stack *st)
+{
+	unsigned char top;
+	cr_assert_eq(mincore((char *)st->lo + st->size - page(), page(), &top),
+		     0);
+	return top & 1;
+}
+
+Test(task_stack, a_batch_past_the_pool_bound_goes_back_in_few_calls)
+{
+	size_t size = 16 * KiB;
+	cr_assert_lt(EDDY_STACK_BATCH_STACKS * size, EDDY_STACK_BATCH_BYTES);
+	struct eddy_stack **st = malloc(
+		(EDDY_STACK_POOL_BYTES / size + EDDY_STACK_BATCH_STACKS) *
+		sizeof *st);
+	cr_assert_not_null(st);
+	uint64_t dontneeds = stats().dontneeds, madvises = stats().madvises;
+	size_t fit = release_a_batch_past_the_pool(size, st);
+
+	/* Given back by the release that filled the batch, before any
+	 * statistics were asked for. */
+	for (size_t i = fit; i < fit + EDDY_STACK_BATCH_STACKS; i++)
+		cr_assert_not(resident(st[i]), "stack %zu kept", i - fit);
+	cr_assert(resident(st[0]), "a stack within the bound stays warm");
+	struct eddy_stack_stats s = stats();
+	cr_assert_eq(s.cold, EDDY_STACK_BATCH_STACKS);
+	cr_assert_eq(s.dontneeds - dontneeds, EDDY_STACK_BATCH_STACKS);
+	/* Carved one after another, they are a run or a few (a chunk
+	 * boundary, a neighbour's mapping). */
+	cr_assert_leq(s.madvises - madvises, 8, "%llu calls",
+		      (unsigned long long)(s.madvises - madvises));
+	free(st);
+	eddy_stack_pool_drain();
+	assert_nothing_held();
+}
+
+Test(task_stack, guard_survives_a_batch_going_back)
+{
+	size_t size = 16 * KiB;
+	struct eddy_stack **st = malloc(
+		(EDDY_STACK_POOL_BYTES / size + EDDY_STACK_BATCH_STACKS) *
+		sizeof *st);
+	cr_assert_not_null(st);
+	size_t fit = release_a_batch_past_the_pool(size, st);
+	if (stats().guarded == 0)
+		cr_skip("this kernel has no MADV_GUARD_INSTALL (Linux < 6.13)");
+	for (size_t i = fit + 1; i < fit + EDDY_STACK_BATCH_STACKS; i += 300) {
+		struct death d = in_child(touch_below_lo, st[i]);
+		cr_assert(killed_by(&d, SIGSEGV), "stack %zu: status %#x",
+			  i - fit, d.status);
+	}
+	free(st);
+	eddy_stack_pool_drain();
+	assert_nothing_held();
+}
+
+Test(task_stack, stack_waiting_for_a_batch_is_reused_warm)
+{
+	size_t size = 64 * KiB, fit = EDDY_STACK_POOL_BYTES / size;
+	struct eddy_stack *st[EDDY_STACK_POOL_BYTES / (64 * 1024) + 1];
+	for (size_t i = 0; i <= fit; i++)
+		st[i] = take(size);
+	char *top = (char *)st[fit]->lo + size - 1;
+	*top = 0x5a;
+	uint64_t dontneeds = stats().dontneeds;
+	for (size_t i = 0; i <= fit; i++)
+		eddy_stack_release(st[i]); /* the last one to the depot */
+
+	for (size_t i = 0; i < fit; i++) /* empties the pool */
+		cr_assert_neq(take(size), st[fit]);
+	cr_assert_eq(take(size), st[fit]);
+	cr_assert_eq(*top, 0x5a, "its memory is still there");
+	struct eddy_stack_stats s = stats();
+	cr_assert_eq(s.dontneeds, dontneeds);
+	cr_assert_eq(s.pooled, 0);
+	cr_assert_eq(s.mapped, fit + 1);
+	for (size_t i = 0; i <= fit; i++)
+		eddy_stack_release(st[i]);
+	eddy_stack_pool_drain();
+	assert_nothing_held();
+}
+
 Test(task_stack, drain_frees_everything_nothing_uses)
 {
 	struct eddy_stack *a = take(0), *b = take(64 * KiB), *c = take(0);
