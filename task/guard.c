@@ -27,8 +27,8 @@
 #define _GNU_SOURCE
 #include "stack_depot.h"
 
-#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -40,7 +40,11 @@
 #define OWNER_MAX 200
 
 static struct sigaction previous;
-static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
+/* 0: not installed, 1: a thread is installing it, 2: installed.  Not a
+ * pthread_once: a fork while another thread is inside pthread_once leaves
+ * the child's once forever "in progress", and the child would hang on it.
+ * Here such a child only goes without the overflow report. */
+static atomic_int handler_state;
 static _Thread_local void *altstack;  /* this thread's, if eddy made it */
 static _Thread_local size_t altstack_size;
 static _Thread_local bool thread_ready;
@@ -179,7 +183,11 @@ void eddy_stack_guard_thread_init(void)
 {
 	if (thread_ready)
 		return;
-	pthread_once(&handler_once, install_handler);
+	int state = 0;
+	if (atomic_compare_exchange_strong(&handler_state, &state, 1)) {
+		install_handler();
+		atomic_store(&handler_state, 2);
+	}
 	stack_t cur;
 	if (sigaltstack(NULL, &cur))
 		return;
