@@ -630,7 +630,9 @@ static void *cancel_once_the_job_is_posted(void *arg)
 	struct cancel *c = arg;
 	eddy_task *w = eddy_spawn(waiter, c);
 	task_passes(&c->entered);
-	task_opens(&c->release);
+	/* a plain write, not eddy_write: the loop must not run (and take the
+	 * job from its inbox) between the release and the check below */
+	thread_opens(&c->release);
 	struct wake *wake = eddy_loop_current()->wake;
 	double give_up = seconds_now() + INBOX_WAIT_S;
 	while (!atomic_load(&wake->inbox) && seconds_now() < give_up)
