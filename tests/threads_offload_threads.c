@@ -26,52 +26,9 @@
 
 #include "eddy.h"
 #include "loop/pool.h" /* pool_counts and the loop's inbox */
+#include "threads_common.h"
 
 EDDY_SUITE(threads_offload);
-
-#define V(n) ((void *)(intptr_t)(n))
-#define N(p) ((long)(intptr_t)(p))
-
-/* ---- what every test uses ---------------------------------------------- */
-
-/* The variable the tests watch: the forum thread's current user. */
-static eddy_var *user;
-
-/* user in the current context, or -ENOENT when it is unset. */
-static long seen(void)
-{
-	void *v;
-	int err = eddy_var_get(user, &v);
-	return err ? err : N(v);
-}
-
-static void set_user(long v)
-{
-	eddy_var_set(user, V(v), NULL);
-}
-
-/* What a worker (or a task) may do to user, the caller having set it to 1. */
-static void sets(void)
-{
-	set_user(2);
-}
-
-static void sets_and_resets(void)
-{
-	eddy_token *tok = NULL;
-	eddy_var_set(user, V(2), &tok);
-	eddy_var_reset(user, tok);
-	eddy_token_free(tok);
-}
-
-static void changes_nothing(void)
-{
-}
-
-static void *noop(void *arg)
-{
-	return arg;
-}
 
 /*
  * Run main(arg) on a new loop with this backend and pool size (0: the
