@@ -1,0 +1,863 @@
+/*
+ * I/O behaviours that both of the loop's backends must show alike: each
+ * test runs once on io_uring (when this machine allows it) and once on
+ * epoll.  loop_backend.c covers how a backend is chosen.
+ *
+ * Tasks record what they saw; the assertions read it after the run.
+ * Nothing sleeps, nothing is timed, every loop is bounded.
+ */
+#define _GNU_SOURCE
+#include "check.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "eddy.h"
+
+EDDY_SUITE(loop_backend_io);
+
+/* A bug here tends to hang the loop rather than crash: fail instead. */
+#define BACKEND_TEST(name) Test(loop_backend_io, name, .timeout = 60)
+
+/* ---- running a scenario on each backend ---------------------------------- */
+
+static const char *backend_name(enum eddy_backend b)
+{
+	return b == EDDY_BACKEND_URING ? "io_uring" : "epoll";
+}
+
+/*
+ * Runs main(arg) on a loop asking for backend b.  false when b is io_uring
+ * and this machine forbids it: main did not run.  (With EDDY_BACKEND set,
+ * as `make test` does for its epoll run, the variable wins over b.)
+ */
+static bool run_on(enum eddy_backend b, eddy_fn main, void *arg)
+{
+	eddy_loop_config cfg = { .backend = b };
+	eddy_loop *loop = eddy_loop_new(&cfg);
+	if (!loop && b == EDDY_BACKEND_URING &&
+	    (errno == EPERM || errno == ENOSYS))
+		return false;
+	cr_assert_not_null(loop, "%s: %s", backend_name(b), strerror(errno));
+	int r = eddy_loop_run(loop, main, arg, NULL);
+	eddy_loop_free(loop);
+	cr_assert_eq(r, 0, "%s: eddy_loop_run: %d", backend_name(b), r);
+	return true;
+}
+
+#define EACH_BACKEND(b)                                                  \
+	for (enum eddy_backend b = EDDY_BACKEND_URING;                   \
+	     b <= EDDY_BACKEND_EPOLL; b++)
+
+static void make_pipe(int fds[2])
+{
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+}
+
+static void close_both(int fds[2])
+{
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* ---- I/O on both backends: pipes ----------------------------------------- */
+
+#define ROUNDS 100
+
+struct ping_pong {
+	int there[2], back[2];
+	int rounds_seen;
+};
+
+static void *ponger(void *arg)
+{
+	struct ping_pong *p = arg;
+	for (int i = 0; i < ROUNDS; i++) {
+		unsigned char c;
+		if (eddy_read(p->there[0], &c, 1) != 1)
+			break;
+		c++;
+		if (eddy_write(p->back[1], &c, 1) != 1)
+			break;
+	}
+	return NULL;
+}
+
+static void *pinger(void *arg)
+{
+	struct ping_pong *p = arg;
+	eddy_task *t = eddy_spawn(ponger, p);
+	unsigned char c = 0;
+	for (int i = 0; i < ROUNDS; i++) {
+		unsigned char sent = (unsigned char)i;
+		if (eddy_write(p->there[1], &sent, 1) != 1 ||
+		    eddy_read(p->back[0], &c, 1) != 1 ||
+		    c != (unsigned char)(sent + 1))
+			break;
+		p->rounds_seen++;
+	}
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(pipe_ping_pong_between_two_tasks)
+{
+	EACH_BACKEND(b)
+	{
+		struct ping_pong p = { .rounds_seen = 0 };
+		make_pipe(p.there);
+		make_pipe(p.back);
+		if (run_on(b, pinger, &p))
+			cr_expect_eq(p.rounds_seen, ROUNDS, "%s",
+				     backend_name(b));
+		close_both(p.there);
+		close_both(p.back);
+	}
+}
+
+struct io_result {
+	int fds[2];
+	long r;
+	char buf[16];
+};
+
+static void *reads_with_timeout(void *arg)
+{
+	struct io_result *s = arg;
+	s->r = eddy_read_timeout(s->fds[0], s->buf, sizeof s->buf, 1000000);
+	return NULL;
+}
+
+BACKEND_TEST(read_with_timeout_on_an_empty_pipe_is_etimedout)
+{
+	EACH_BACKEND(b)
+	{
+		struct io_result s = { .r = 0 };
+		make_pipe(s.fds);
+		if (run_on(b, reads_with_timeout, &s))
+			cr_expect_eq(s.r, -ETIMEDOUT, "%s: %ld",
+				     backend_name(b), s.r);
+		close_both(s.fds);
+	}
+}
+
+struct cancelled_read {
+	int fds[2];
+	bool started;
+	long r, after;
+	char c;
+};
+
+static void *blocked_reader(void *arg)
+{
+	struct cancelled_read *s = arg;
+	s->started = true;
+	s->r = eddy_read(s->fds[0], &s->c, 1);
+	return NULL;
+}
+
+static void *cancels_a_blocked_reader(void *arg)
+{
+	struct cancelled_read *s = arg;
+	eddy_task *t = eddy_spawn(blocked_reader, s);
+	for (int i = 0; i < 10 && !s->started; i++)
+		eddy_yield();
+	eddy_cancel(t);
+	eddy_join(t, NULL);
+	/* The fd still works, and the cancelled read took nothing. */
+	if (eddy_write(s->fds[1], "y", 1) == 1)
+		s->after = eddy_read(s->fds[0], &s->c, 1);
+	return NULL;
+}
+
+BACKEND_TEST(cancel_of_a_task_blocked_in_read_is_ecanceled_and_the_fd_stays_usable)
+{
+	EACH_BACKEND(b)
+	{
+		struct cancelled_read s = { .started = false };
+		make_pipe(s.fds);
+		if (run_on(b, cancels_a_blocked_reader, &s)) {
+			cr_expect(s.started, "%s", backend_name(b));
+			cr_expect_eq(s.r, -ECANCELED, "%s: %ld",
+				     backend_name(b), s.r);
+			cr_expect_eq(s.after, 1, "%s", backend_name(b));
+			cr_expect_eq(s.c, 'y', "%s", backend_name(b));
+		}
+		close_both(s.fds);
+	}
+}
+
+struct two_readers {
+	int fds[2];
+	long r[2];
+	char c[2];
+};
+
+static void *reader_one(void *arg)
+{
+	struct two_readers *s = arg;
+	s->r[0] = eddy_read(s->fds[0], &s->c[0], 1);
+	return NULL;
+}
+
+static void *reader_two(void *arg)
+{
+	struct two_readers *s = arg;
+	s->r[1] = eddy_read(s->fds[0], &s->c[1], 1);
+	return NULL;
+}
+
+static void *two_readers_then_a_write(void *arg)
+{
+	struct two_readers *s = arg;
+	eddy_task *a = eddy_spawn(reader_one, s);
+	eddy_task *b = eddy_spawn(reader_two, s);
+	eddy_yield(); /* both are waiting on the empty pipe now */
+	eddy_write(s->fds[1], "ab", 2);
+	eddy_join(a, NULL);
+	eddy_join(b, NULL);
+	return NULL;
+}
+
+/* Which reader gets which byte is the kernel's business under io_uring. */
+BACKEND_TEST(two_readers_of_one_pipe_each_get_a_byte)
+{
+	EACH_BACKEND(b)
+	{
+		struct two_readers s = { .r = { 0, 0 } };
+		make_pipe(s.fds);
+		if (run_on(b, two_readers_then_a_write, &s)) {
+			cr_expect_eq(s.r[0], 1, "%s", backend_name(b));
+			cr_expect_eq(s.r[1], 1, "%s", backend_name(b));
+			cr_expect(s.c[0] + s.c[1] == 'a' + 'b' &&
+				      s.c[0] != s.c[1],
+				  "%s", backend_name(b));
+		}
+		close_both(s.fds);
+	}
+}
+
+/* ---- I/O on both backends: a stream in both directions ------------------- */
+
+/* More than a socket's or a pipe's buffer: writers must wait for readers. */
+#define STREAM_BYTES (1u << 20)
+#define CHUNK 4096
+
+static unsigned char pattern(size_t i, int stream)
+{
+	return (unsigned char)(i * 7 + (size_t)stream * 13);
+}
+
+struct stream {
+	int fd_in, fd_out; /* read from one, write to the other */
+	int id;
+	size_t moved;
+	bool intact;
+};
+
+/* Offers the whole rest of the stream to each write. */
+static void *writes_stream(void *arg)
+{
+	struct stream *s = arg;
+	unsigned char *buf = malloc(STREAM_BYTES);
+	if (!buf)
+		return NULL;
+	for (size_t i = 0; i < STREAM_BYTES; i++)
+		buf[i] = pattern(i, s->id);
+	/* Each call moves at least a byte or fails: bounded by the count. */
+	for (size_t n = 0; s->moved < STREAM_BYTES && n < STREAM_BYTES; n++) {
+		ssize_t r = eddy_write(s->fd_out, buf + s->moved,
+				       STREAM_BYTES - s->moved);
+		if (r <= 0)
+			break;
+		s->moved += (size_t)r;
+	}
+	free(buf);
+	return NULL;
+}
+
+static void *reads_stream(void *arg)
+{
+	struct stream *s = arg;
+	unsigned char buf[CHUNK];
+	s->intact = true;
+	for (size_t n = 0; s->moved < STREAM_BYTES && n < STREAM_BYTES; n++) {
+		ssize_t r = eddy_read(s->fd_in, buf, sizeof buf);
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r; i++)
+			if (buf[i] != pattern(s->moved + (size_t)i, s->id))
+				s->intact = false;
+		s->moved += (size_t)r;
+	}
+	return NULL;
+}
+
+/* Four tasks: on each end of the pair, one reads while another writes. */
+struct duplex {
+	int sv[2];
+	struct stream w[2], r[2];
+};
+
+static void *runs_duplex(void *arg)
+{
+	struct duplex *d = arg;
+	eddy_task *t[4];
+	for (int i = 0; i < 2; i++) {
+		d->r[i] = (struct stream){ .fd_in = d->sv[i], .id = 1 - i };
+		d->w[i] = (struct stream){ .fd_out = d->sv[i], .id = i };
+		t[2 * i] = eddy_spawn(reads_stream, &d->r[i]);
+		t[2 * i + 1] = eddy_spawn(writes_stream, &d->w[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		eddy_join(t[i], NULL);
+	return NULL;
+}
+
+BACKEND_TEST(readers_and_writers_share_each_end_of_a_socketpair)
+{
+	EACH_BACKEND(b)
+	{
+		struct duplex d;
+		memset(&d, 0, sizeof d);
+		cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+					d.sv),
+			     0);
+		if (run_on(b, runs_duplex, &d)) {
+			for (int i = 0; i < 2; i++) {
+				cr_expect_eq(d.w[i].moved, STREAM_BYTES,
+					     "%s", backend_name(b));
+				cr_expect_eq(d.r[i].moved, STREAM_BYTES,
+					     "%s", backend_name(b));
+				cr_expect(d.r[i].intact, "%s",
+					  backend_name(b));
+			}
+		}
+		close_both(d.sv);
+	}
+}
+
+static void *runs_pipe_stream(void *arg)
+{
+	struct stream *s = arg; /* s[0] writes, s[1] reads */
+	eddy_task *w = eddy_spawn(writes_stream, &s[0]);
+	eddy_task *r = eddy_spawn(reads_stream, &s[1]);
+	eddy_join(w, NULL);
+	eddy_join(r, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(a_write_larger_than_a_blocking_pipe_does_not_block_the_loop)
+{
+	EACH_BACKEND(b)
+	{
+		int fds[2];
+		make_pipe(fds); /* blocking, as the user made it */
+		struct stream s[2] = { { .fd_out = fds[1] },
+				       { .fd_in = fds[0] } };
+		if (run_on(b, runs_pipe_stream, s)) {
+			cr_expect_eq(s[1].moved, STREAM_BYTES, "%s",
+				     backend_name(b));
+			cr_expect(s[1].intact, "%s", backend_name(b));
+		}
+		cr_expect_eq(fcntl(fds[1], F_GETFL) & O_NONBLOCK, 0);
+		close_both(fds);
+	}
+}
+
+/* A pty refuses RWF_NOWAIT, as pipes do on older kernels: under epoll
+ * its reads wait for readiness and make one plain read per event. */
+struct pty {
+	int master, slave;
+	struct two_readers readers;
+	long wrote;
+};
+
+static void *two_readers_of_a_pty(void *arg)
+{
+	struct pty *p = arg;
+	eddy_task *a = eddy_spawn(reader_one, &p->readers);
+	eddy_task *b = eddy_spawn(reader_two, &p->readers);
+	eddy_yield();
+	/* One byte for two readers: the second must wait, not block the
+	 * loop in read(2).  The second byte comes when the first is taken
+	 * (or after many rounds: io_uring's reads of a tty complete from a
+	 * worker thread). */
+	p->wrote = eddy_write(p->slave, "a", 1);
+	for (int i = 0; i < 100000 && !p->readers.r[0] && !p->readers.r[1];
+	     i++)
+		eddy_yield();
+	p->wrote += eddy_write(p->slave, "b", 1);
+	eddy_join(a, NULL);
+	eddy_join(b, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(two_readers_of_a_tty_each_get_a_byte)
+{
+	EACH_BACKEND(b)
+	{
+		struct pty p = { .wrote = 0 };
+		p.master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (p.master < 0)
+			cr_skip_test("no pseudo-terminals here");
+		cr_assert_eq(grantpt(p.master), 0);
+		cr_assert_eq(unlockpt(p.master), 0);
+		p.slave = open(ptsname(p.master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+		cr_assert_geq(p.slave, 0);
+		struct termios raw;
+		cr_assert_eq(tcgetattr(p.slave, &raw), 0);
+		cfmakeraw(&raw);
+		cr_assert_eq(tcsetattr(p.slave, TCSANOW, &raw), 0);
+		p.readers.fds[0] = p.master;
+		if (run_on(b, two_readers_of_a_pty, &p)) {
+			const char *n = backend_name(b);
+			cr_expect_eq(p.wrote, 2, "%s", n);
+			cr_expect_eq(p.readers.r[0], 1, "%s", n);
+			cr_expect_eq(p.readers.r[1], 1, "%s", n);
+			cr_expect(p.readers.c[0] + p.readers.c[1] == 'a' + 'b',
+				  "%s", n);
+		}
+		close(p.slave);
+		close(p.master);
+	}
+}
+
+struct reused_fd {
+	int fds[2];
+	long timed_out, r;
+	char c;
+};
+
+static void *reads_one_byte(void *arg)
+{
+	struct reused_fd *s = arg;
+	s->r = eddy_read(s->fds[0], &s->c, 1);
+	return NULL;
+}
+
+static void *times_out_then_reuses_the_fd(void *arg)
+{
+	struct reused_fd *s = arg;
+	char c;
+	s->timed_out = eddy_read_timeout(s->fds[0], &c, 1, 1000000);
+	/* close(2) behind the loop's back; the next pipe gets the numbers */
+	close_both(s->fds);
+	make_pipe(s->fds);
+	eddy_task *t = eddy_spawn(reads_one_byte, s);
+	eddy_yield();
+	eddy_write(s->fds[1], "z", 1);
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(an_fd_number_reused_after_a_timed_out_read_works)
+{
+	EACH_BACKEND(b)
+	{
+		struct reused_fd s = { .r = 0 };
+		make_pipe(s.fds);
+		if (run_on(b, times_out_then_reuses_the_fd, &s)) {
+			cr_expect_eq(s.timed_out, -ETIMEDOUT, "%s",
+				     backend_name(b));
+			cr_expect_eq(s.r, 1, "%s", backend_name(b));
+			cr_expect_eq(s.c, 'z', "%s", backend_name(b));
+		}
+		close_both(s.fds);
+	}
+}
+
+/* ---- I/O on both backends: TCP on loopback ------------------------------- */
+
+static int listener(struct sockaddr_in *addr)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	*addr = (struct sockaddr_in){ .sin_family = AF_INET,
+				      .sin_addr.s_addr =
+					      htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof *addr;
+	cr_assert_eq(bind(fd, (struct sockaddr *)addr, len), 0);
+	cr_assert_eq(listen(fd, 8), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)addr, &len), 0);
+	return fd;
+}
+
+struct tcp {
+	int lfd, client;
+	struct sockaddr_in addr;
+	long accepted, connected, sent, got;
+	char buf[8];
+};
+
+static void *server(void *arg)
+{
+	struct tcp *s = arg;
+	int fd = eddy_accept(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+	s->accepted = fd;
+	if (fd >= 0) {
+		s->got = eddy_recv(fd, s->buf, sizeof s->buf, 0);
+		eddy_close(fd);
+	}
+	return NULL;
+}
+
+static void *client_and_server(void *arg)
+{
+	struct tcp *s = arg;
+	eddy_task *t = eddy_spawn(server, s);
+	s->connected = eddy_connect(s->client, (struct sockaddr *)&s->addr,
+				    sizeof s->addr);
+	if (s->connected == 0)
+		s->sent = eddy_send(s->client, "hello", 5, MSG_NOSIGNAL);
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+static void accept_and_connect(int client_flags)
+{
+	EACH_BACKEND(b)
+	{
+		struct tcp s = { .accepted = -1 };
+		s.lfd = listener(&s.addr);
+		s.client = socket(AF_INET,
+				  SOCK_STREAM | SOCK_CLOEXEC | client_flags, 0);
+		cr_assert_geq(s.client, 0);
+		if (run_on(b, client_and_server, &s)) {
+			const char *n = backend_name(b);
+			cr_expect_eq(s.connected, 0, "%s: %ld", n, s.connected);
+			cr_expect_geq(s.accepted, 0, "%s: %ld", n, s.accepted);
+			cr_expect_eq(s.sent, 5, "%s", n);
+			cr_expect_eq(s.got, 5, "%s", n);
+			cr_expect_eq(memcmp(s.buf, "hello", 5), 0, "%s", n);
+			cr_expect_eq(fcntl(s.client, F_GETFL) & O_NONBLOCK,
+				     client_flags ? O_NONBLOCK : 0,
+				     "%s: the fd's flags changed", n);
+		}
+		close(s.client);
+		close(s.lfd);
+	}
+}
+
+BACKEND_TEST(accept_and_connect_on_loopback)
+{
+	accept_and_connect(0);
+}
+
+BACKEND_TEST(accept_and_connect_on_loopback_with_a_non_blocking_socket)
+{
+	accept_and_connect(SOCK_NONBLOCK);
+}
+
+static void *connects(void *arg)
+{
+	struct tcp *s = arg;
+	s->connected = eddy_connect(s->client, (struct sockaddr *)&s->addr,
+				    sizeof s->addr);
+	return NULL;
+}
+
+BACKEND_TEST(connect_to_a_closed_port_is_econnrefused)
+{
+	EACH_BACKEND(b)
+	{
+		struct tcp s;
+		/* A port that was just bound, and is closed again. */
+		close(listener(&s.addr));
+		s.client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		cr_assert_geq(s.client, 0);
+		if (run_on(b, connects, &s))
+			cr_expect_eq(s.connected, -ECONNREFUSED, "%s: %ld",
+				     backend_name(b), s.connected);
+		close(s.client);
+	}
+}
+
+/* ---- I/O on both backends: regular files --------------------------------- */
+
+struct file_io {
+	char path[64];
+	long opened, wrote, synced, polled, read_back, closed;
+	char buf[16];
+};
+
+static void *uses_a_file(void *arg)
+{
+	struct file_io *s = arg;
+	int fd = eddy_openat(AT_FDCWD, s->path, O_RDWR | O_CLOEXEC, 0);
+	s->opened = fd;
+	if (fd < 0)
+		return NULL;
+	s->wrote = eddy_pwrite(fd, "world", 5, 6);
+	s->synced = eddy_fsync(fd);
+	s->polled = eddy_poll(fd, POLLIN);
+	s->read_back = eddy_pread(fd, s->buf, sizeof s->buf, 0);
+	s->closed = eddy_close(fd);
+	return NULL;
+}
+
+BACKEND_TEST(regular_file_open_pwrite_fsync_poll_pread_close)
+{
+	EACH_BACKEND(b)
+	{
+		struct file_io s = { .opened = -1 };
+		const char *dir = getenv("TMPDIR");
+		snprintf(s.path, sizeof s.path, "%s/eddy-backend-XXXXXX",
+			 dir && strlen(dir) < 32 ? dir : "/tmp");
+		int fd = mkstemp(s.path);
+		cr_assert_geq(fd, 0);
+		cr_assert_eq(write(fd, "hello ", 6), 6);
+		close(fd);
+		if (run_on(b, uses_a_file, &s)) {
+			const char *n = backend_name(b);
+			cr_expect_geq(s.opened, 0, "%s", n);
+			cr_expect_eq(s.wrote, 5, "%s", n);
+			cr_expect_eq(s.synced, 0, "%s", n);
+			cr_expect_eq(s.polled, POLLIN, "%s", n);
+			cr_expect_eq(s.read_back, 11, "%s", n);
+			cr_expect_eq(memcmp(s.buf, "hello world", 11), 0, "%s",
+				     n);
+			cr_expect_eq(s.closed, 0, "%s", n);
+		}
+		unlink(s.path);
+	}
+}
+
+/* ---- calls that may block run beside the loop, not in it ----------------- */
+
+/*
+ * A FIFO's open for reading blocks until a writer opens it: a call that
+ * sleeps for as long as the test wants, and that no readiness event ends.
+ * Under epoll it runs on a worker thread.  (io_uring first tries the open
+ * with O_NONBLOCK, which a FIFO's reader passes at once: there it does
+ * not wait.)
+ */
+struct fifo {
+	char dir[64], path[80];
+	enum eddy_backend backend;
+	long reader, writer, after;
+	bool reader_done, waited;
+	int yields;
+};
+
+static void make_fifo(struct fifo *s)
+{
+	const char *dir = getenv("TMPDIR");
+	snprintf(s->dir, sizeof s->dir, "%s/eddy-fifo-XXXXXX",
+		 dir && strlen(dir) < 32 ? dir : "/tmp");
+	cr_assert_not_null(mkdtemp(s->dir));
+	snprintf(s->path, sizeof s->path, "%s/fifo", s->dir);
+	cr_assert_eq(mkfifo(s->path, 0600), 0);
+	s->reader = s->writer = -1;
+}
+
+static void remove_fifo(struct fifo *s)
+{
+	if (s->reader >= 0)
+		close((int)s->reader);
+	if (s->writer >= 0)
+		close((int)s->writer);
+	unlink(s->path);
+	rmdir(s->dir);
+}
+
+static void *opens_fifo_for_reading(void *arg)
+{
+	struct fifo *s = arg;
+	s->reader = eddy_openat(AT_FDCWD, s->path, O_RDONLY | O_CLOEXEC, 0);
+	s->reader_done = true;
+	s->after = eddy_yield();
+	return NULL;
+}
+
+static void *opens_fifo_for_reading_with_a_timeout(void *arg)
+{
+	struct fifo *s = arg;
+	/* 1 ns: expired by the loop's first look at its timers. */
+	s->reader = eddy_openat_timeout(AT_FDCWD, s->path,
+					O_RDONLY | O_CLOEXEC, 0, 1);
+	s->reader_done = true;
+	return NULL;
+}
+
+/* Yield 100 times: whether the reader still waits at the end. */
+static bool reader_waits_through_100_yields(struct fifo *s)
+{
+	for (int i = 0; i < 100; i++) {
+		eddy_yield();
+		s->yields++;
+	}
+	return !s->reader_done;
+}
+
+/* The writer's open completes the reader's. */
+static void opens_fifo_for_writing(struct fifo *s)
+{
+	s->writer = eddy_openat(AT_FDCWD, s->path, O_WRONLY | O_CLOEXEC, 0);
+}
+
+static void *counts_yields_then_opens_for_writing(void *arg)
+{
+	struct fifo *s = arg;
+	s->backend = eddy_loop_backend(eddy_loop_current());
+	eddy_task *t = eddy_spawn(opens_fifo_for_reading, s);
+	s->waited = reader_waits_through_100_yields(s);
+	opens_fifo_for_writing(s);
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(a_task_keeps_running_while_another_waits_in_a_fifo_open)
+{
+	EACH_BACKEND(b)
+	{
+		struct fifo s = { .reader_done = false };
+		make_fifo(&s);
+		if (run_on(b, counts_yields_then_opens_for_writing, &s)) {
+			const char *n = backend_name(s.backend);
+			if (s.backend == EDDY_BACKEND_EPOLL)
+				cr_expect(s.waited, "%s", n);
+			cr_expect_eq(s.yields, 100, "%s", n);
+			cr_expect_geq(s.reader, 0, "%s: %ld", n, s.reader);
+			cr_expect_geq(s.writer, 0, "%s: %ld", n, s.writer);
+			cr_expect_eq(s.after, 0, "%s", n);
+		}
+		remove_fifo(&s);
+	}
+}
+
+/*
+ * The calls a worker makes cannot be interrupted: the cancelled task
+ * resumes only once the call returned, with its result (an fd that is
+ * the task's to close), and its next suspending call is -ECANCELED.
+ * Epoll only: io_uring's open does not wait (see above).
+ */
+static void *cancels_a_fifo_opener(void *arg)
+{
+	struct fifo *s = arg;
+	s->backend = eddy_loop_backend(eddy_loop_current());
+	eddy_task *t = eddy_spawn(opens_fifo_for_reading, s);
+	eddy_yield(); /* it starts its open */
+	eddy_cancel(t);
+	s->waited = reader_waits_through_100_yields(s);
+	opens_fifo_for_writing(s);
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(cancel_of_a_task_in_an_open_on_a_worker_resumes_it_when_the_open_returns)
+{
+	struct fifo s = { .reader_done = false };
+	make_fifo(&s);
+	run_on(EDDY_BACKEND_EPOLL, cancels_a_fifo_opener, &s);
+	remove_fifo(&s);
+	if (s.backend != EDDY_BACKEND_EPOLL)
+		cr_skip_test("EDDY_BACKEND chose io_uring");
+	cr_expect(s.waited);
+	cr_expect_geq(s.reader, 0, "%ld", s.reader);
+	cr_expect_geq(s.writer, 0, "%ld", s.writer);
+	cr_expect_eq(s.after, -ECANCELED, "%ld", s.after);
+}
+
+static void *times_out_a_fifo_opener(void *arg)
+{
+	struct fifo *s = arg;
+	s->backend = eddy_loop_backend(eddy_loop_current());
+	eddy_task *t = eddy_spawn(opens_fifo_for_reading_with_a_timeout, s);
+	s->waited = reader_waits_through_100_yields(s);
+	opens_fifo_for_writing(s);
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(timeout_of_an_open_on_a_worker_ends_it_when_the_open_returns)
+{
+	struct fifo s = { .reader_done = false };
+	make_fifo(&s);
+	run_on(EDDY_BACKEND_EPOLL, times_out_a_fifo_opener, &s);
+	remove_fifo(&s);
+	if (s.backend != EDDY_BACKEND_EPOLL)
+		cr_skip_test("EDDY_BACKEND chose io_uring");
+	cr_expect(s.waited);
+	cr_expect_geq(s.reader, 0, "%ld", s.reader);
+	cr_expect_geq(s.writer, 0, "%ld", s.writer);
+}
+
+/* More file ops at once than the pool has workers: each gets its own. */
+#define FILE_TASKS 16
+#define BLOCK 4096
+
+struct file_blocks {
+	int fd;
+	long wrote[FILE_TASKS], read[FILE_TASKS];
+	bool same[FILE_TASKS];
+};
+
+struct file_block {
+	struct file_blocks *s;
+	int i;
+};
+
+static void *writes_then_reads_its_block(void *arg)
+{
+	struct file_block *b = arg;
+	struct file_blocks *s = b->s;
+	unsigned char out[BLOCK], in[BLOCK];
+	for (size_t k = 0; k < BLOCK; k++)
+		out[k] = pattern(k, b->i);
+	off_t off = (off_t)b->i * BLOCK;
+	s->wrote[b->i] = eddy_pwrite(s->fd, out, BLOCK, off);
+	s->read[b->i] = eddy_pread(s->fd, in, BLOCK, off);
+	s->same[b->i] = memcmp(in, out, BLOCK) == 0;
+	return NULL;
+}
+
+static void *runs_file_blocks(void *arg)
+{
+	struct file_block b[FILE_TASKS];
+	eddy_task *t[FILE_TASKS];
+	for (int i = 0; i < FILE_TASKS; i++) {
+		b[i] = (struct file_block){ .s = arg, .i = i };
+		t[i] = eddy_spawn(writes_then_reads_its_block, &b[i]);
+	}
+	for (int i = 0; i < FILE_TASKS; i++)
+		eddy_join(t[i], NULL);
+	return NULL;
+}
+
+BACKEND_TEST(many_tasks_pwrite_and_pread_their_own_blocks_of_one_file)
+{
+	EACH_BACKEND(b)
+	{
+		struct file_blocks s = { .fd = -1 };
+		char path[64];
+		const char *dir = getenv("TMPDIR");
+		snprintf(path, sizeof path, "%s/eddy-blocks-XXXXXX",
+			 dir && strlen(dir) < 32 ? dir : "/tmp");
+		s.fd = mkstemp(path);
+		cr_assert_geq(s.fd, 0);
+		unlink(path);
+		if (run_on(b, runs_file_blocks, &s)) {
+			for (int i = 0; i < FILE_TASKS; i++) {
+				cr_expect_eq(s.wrote[i], BLOCK, "%s: %d",
+					     backend_name(b), i);
+				cr_expect_eq(s.read[i], BLOCK, "%s: %d",
+					     backend_name(b), i);
+				cr_expect(s.same[i], "%s: %d",
+					  backend_name(b), i);
+			}
+		}
+		close(s.fd);
+	}
+}
