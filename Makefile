@@ -30,7 +30,7 @@ FLAGS_asan := -O1 -DEDDY_TEST_HOOKS -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=all
 FLAGS_tsan := -O1 -DEDDY_TEST_HOOKS -fsanitize=thread
 
-MODULES   := ctx task loop
+MODULES   := ctx task loop net
 PUBLIC_H  := ctx/common.h ctx/ctx.h task/task.h loop/loop.h loop/sync.h
 LIB_SRC   := $(wildcard $(addsuffix /*.c,$(MODULES))) \
              $(wildcard $(addsuffix /*_$(ARCH).S,$(MODULES)))
