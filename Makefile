@@ -135,6 +135,10 @@ $(B)/fuzz/http_parse_fuzz: tests/fuzz/http_parse_fuzz.c net/http_parse.c \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  -o $@ $(filter %.c,$^)
 
+# bench/http_parse runs beside Node's classic http_parser.
+bench: DEB_PKGS += libhttp-parser-dev:http_parser.h
+$(B)/bench/http_parse: LIBS += -lhttp_parser
+
 $(B)/bench/%: bench/%.c $(B)/libeddy.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(B)/libeddy.a $(LIBS)

@@ -309,12 +309,14 @@ static int parse_field_line(const char *buf, size_t *p,
 	q++;
 	while (is_ows(buf[q]))
 		q++;
-	size_t v = q, v_end = q;
-	for (; is(buf[q], C_VALUE); q++)
-		if (!is_ows(buf[q]))
-			v_end = q + 1;
+	size_t v = q;
+	while (is(buf[q], C_VALUE))
+		q++;
 	if (buf[q] != '\r' || buf[q + 1] != '\n')
 		return -400;
+	size_t v_end = q;
+	while (v_end > v && is_ows(buf[v_end - 1]))
+		v_end--;
 	f->value = buf + v;
 	f->value_len = v_end - v;
 	*p = q + 2;
