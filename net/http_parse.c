@@ -531,6 +531,8 @@ int eddy_http_parse_head(const char *buf, size_t len,
 {
 	struct limits l = limits_of(lim);
 	int r;
+	/* The bytes of earlier calls are still there, with more after them. */
+	assert(len >= head->scanned_ && len >= head->start_);
 	if (!head->started_ && (r = skip_empty_lines(buf, len, head)) <= 0)
 		return r;
 	size_t end;
