@@ -1,9 +1,10 @@
 /*
  * The chunked body decoder (RFC 9112 section 7.1): data out, extensions and
  * trailers checked and dropped, the body's end found exactly, and each
- * refusal with its status.  Every body here is also decoded in pieces of
- * every size from 1 to 8 bytes, with the output space handed out in pieces
- * as small, and in place, and must decode the same (net_http_check.h).
+ * refusal with its status.  Every body here is also decoded in two calls
+ * split at every byte, in pieces of every size from 1 to 8 bytes with the
+ * output space handed out in pieces as small, and in place, and must
+ * decode the same (net_http_check.h).
  */
 #include "check.h"
 
@@ -22,6 +23,7 @@ static int decode_with(const char *s, size_t n,
 {
 	for (size_t step = 1; step <= 8; step++)
 		http_check_chunked(s, n, step, lim, &used);
+	http_check_chunked_every_split(s, n, lim);
 	cr_assert_lt(n, sizeof out);
 	return http_chunked_pieces(s, n, n ? n : 1, sizeof out, lim, out,
 				   &used, &made);
