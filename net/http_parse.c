@@ -61,6 +61,9 @@
  *   - Lines end in CRLF only: a bare LF or bare CR anywhere in the head is
  *     400.  Section 2.2 lets a recipient accept bare LF, but parsers that
  *     split lines differently are what smuggling feeds on.
+ *   - A field named Content_Length or Transfer_Encoding: 400.  Not in the
+ *     RFC, but a gateway that turns "_" into "-" (CGI does, for its
+ *     environment) would frame the body by a field we ignored.
  *   - Whitespace between a field name and its colon ("Content-Length :"):
  *     400 (section 5.1 says MUST); a line folded onto the previous one
  *     (obs-fold) or whitespace after the request line: 400 (sections 5.2
@@ -145,6 +148,18 @@ static bool equals_word(const char *s, size_t n, const char *word)
 	size_t i = 0;
 	for (; i < n && word[i]; i++)
 		if (lower(s[i]) != word[i])
+			return false;
+	return i == n && !word[i];
+}
+
+/* s[0, n) would equal word if its underscores were dashes: the name a
+ * gateway that maps "_" to "-" (as CGI-style environments do) reads as
+ * word. */
+static bool twin_of_word(const char *s, size_t n, const char *word)
+{
+	size_t i = 0;
+	for (; i < n && word[i]; i++)
+		if ((s[i] == '_' ? '-' : lower(s[i])) != word[i])
 			return false;
 	return i == n && !word[i];
 }
@@ -336,6 +351,7 @@ struct framing {
 	bool last_chunked, bad_coding, unknown_coding;
 	bool close, keep_alive;
 	bool expect_continue, bad_expect;
+	bool framing_twin; /* Content_Length or Transfer_Encoding */
 };
 
 /* The next element of a comma-separated list v[*i, n): its bounds, OWS
@@ -457,10 +473,15 @@ static void note_field(struct framing *fr, const struct eddy_http_header *f)
 	case 14:
 		if (equals_word(n, len, "content-length"))
 			note_length(fr, v, vlen);
+		else
+			fr->framing_twin |= twin_of_word(n, len, "content-length");
 		break;
 	case 17:
 		if (equals_word(n, len, "transfer-encoding"))
 			note_codings(fr, v, vlen);
+		else
+			fr->framing_twin |=
+				twin_of_word(n, len, "transfer-encoding");
 		break;
 	}
 }
@@ -469,7 +490,8 @@ static void note_field(struct framing *fr, const struct eddy_http_header *f)
 static int decide_framing(const struct framing *fr, const struct limits *l,
 			  struct eddy_http_head *h)
 {
-	if (fr->hosts > 1 || fr->bad_host || (h->minor && !fr->hosts))
+	if (fr->hosts > 1 || fr->bad_host || (h->minor && !fr->hosts) ||
+	    fr->framing_twin)
 		return -400;
 	if (fr->codings) {
 		if (!h->minor || fr->has_length || fr->bad_coding ||

@@ -362,6 +362,16 @@ Test(net_http_parse, transfer_encoding_in_http10_is_400, .fini = free_buf)
 	cr_assert_eq(parse("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), -400);
 }
 
+Test(net_http_parse, framing_fields_spelled_with_underscores_are_400,
+     .fini = free_buf)
+{
+	cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+			   "Transfer_Encoding: chunked\r\n\r\n"),
+		     -400);
+	cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: a\r\nContent_length: 3\r\n\r\n"), -400);
+	cr_assert_gt(parse("POST / HTTP/1.1\r\nHost: a\r\nX_Content_Length: 3\r\n\r\n"), 0);
+}
+
 /* --- Host ------------------------------------------------------------------ */
 
 Test(net_http_parse, missing_host_in_http11_is_400, .fini = free_buf)
