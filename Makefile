@@ -30,8 +30,9 @@ FLAGS_asan := -O1 -DEDDY_TEST_HOOKS -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=all
 FLAGS_tsan := -O1 -DEDDY_TEST_HOOKS -fsanitize=thread
 
-MODULES   := ctx task loop
-PUBLIC_H  := ctx/common.h ctx/ctx.h task/task.h loop/loop.h loop/sync.h
+MODULES   := ctx task loop net
+PUBLIC_H  := ctx/common.h ctx/ctx.h task/task.h loop/loop.h loop/sync.h \
+             net/net.h
 LIB_SRC   := $(wildcard $(addsuffix /*.c,$(MODULES))) \
              $(wildcard $(addsuffix /*_$(ARCH).S,$(MODULES)))
 LIB_OBJ   := $(addsuffix .o,$(basename $(LIB_SRC)))
