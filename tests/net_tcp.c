@@ -67,14 +67,20 @@ static int listener(const char *host, int *port)
 	return fd;
 }
 
-/* Connect to host:port and accept it: the two ends in c[0] (client)
- * and c[1] (server). */
-static void connected_pair(int lfd, const char *host, int port, int c[2])
+/* Connect to host:port within timeout_ns and accept it: the two ends in
+ * c[0] (client) and c[1] (server). */
+static void connected_pair_within(int lfd, const char *host, int port,
+				  uint64_t timeout_ns, int c[2])
 {
-	c[0] = eddy_tcp_connect(host, port_str(port), LONG_NS);
+	c[0] = eddy_tcp_connect(host, port_str(port), timeout_ns);
 	cr_assert_geq(c[0], 0, "connect %s: %s", host, eddy_strerror(c[0]));
 	c[1] = eddy_tcp_accept(lfd, NULL, NULL);
 	cr_assert_geq(c[1], 0);
+}
+
+static void connected_pair(int lfd, const char *host, int port, int c[2])
+{
+	connected_pair_within(lfd, host, port, LONG_NS, c);
 }
 
 static void close_pair(int c[2])
@@ -288,15 +294,22 @@ Test(net_tcp, connect_to_a_full_backlog_times_out)
 	run_net(times_out);
 }
 
-static void *by_name(void *arg)
+/* A connection to "localhost" (a name: looked up on the worker pool)
+ * within timeout_ns, on a listener of every address. */
+static void by_name_within(uint64_t timeout_ns)
 {
-	(void)arg;
 	int port, c[2];
 	int lfd = listener(NULL, &port);
-	connected_pair(lfd, "localhost", port, c);
+	connected_pair_within(lfd, "localhost", port, timeout_ns, c);
 	assert_talks(c);
 	close_pair(c);
 	close(lfd);
+}
+
+static void *by_name(void *arg)
+{
+	(void)arg;
+	by_name_within(LONG_NS);
 	return NULL;
 }
 
@@ -308,15 +321,7 @@ Test(net_tcp, connect_resolves_a_name_on_the_worker_pool)
 static void *by_name_no_timeout(void *arg)
 {
 	(void)arg;
-	int port, c[2];
-	int lfd = listener(NULL, &port);
-	c[0] = eddy_tcp_connect("localhost", port_str(port), 0);
-	cr_assert_geq(c[0], 0, "%s", eddy_strerror(c[0]));
-	c[1] = eddy_tcp_accept(lfd, NULL, NULL);
-	cr_assert_geq(c[1], 0);
-	assert_talks(c);
-	close_pair(c);
-	close(lfd);
+	by_name_within(0);
 	return NULL;
 }
 
