@@ -26,9 +26,20 @@ static uint32_t spread(uint32_t x)
 	return x;
 }
 
-static eddy_var *var_create(const char *name, void *dflt, int has_default)
+static bool opts_valid(const eddy_var_opts *o)
 {
-	if (!name) {
+	return o->propagate >= EDDY_PROPAGATE_INHERIT &&
+	       o->propagate <= EDDY_PROPAGATE_LOOP_ONLY &&
+	       o->merge >= EDDY_MERGE_CHILD_WINS && o->merge <= EDDY_MERGE_NEVER &&
+	       (o->merge != EDDY_MERGE_REDUCE || o->reduce);
+}
+
+eddy_var *eddy_var_new_opts(const char *name, const eddy_var_opts *opts)
+{
+	static const eddy_var_opts plain;
+	if (!opts)
+		opts = &plain;
+	if (!name || !opts_valid(opts)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -42,20 +53,28 @@ static eddy_var *var_create(const char *name, void *dflt, int has_default)
 						 memory_order_relaxed);
 	var->hash = spread(id);
 	var->cache_slot = id % CTX_CACHE_SLOTS;
-	var->dflt = dflt;
-	var->has_default = has_default;
+	var->dflt = opts->dflt;
+	var->has_default = opts->has_default != 0;
+	var->stays = opts->propagate == EDDY_PROPAGATE_TASK_LOCAL ? STAY_TASK :
+		     opts->propagate == EDDY_PROPAGATE_LOOP_ONLY  ? STAY_THREAD :
+								   0;
+	var->rule = (uint8_t)opts->merge;
+	var->special = var->stays || var->rule != EDDY_MERGE_CHILD_WINS;
+	var->reduce = opts->reduce;
+	var->reduce_arg = opts->reduce_arg;
 	memcpy(var->name, name, len + 1);
 	return var;
 }
 
 eddy_var *eddy_var_new(const char *name)
 {
-	return var_create(name, NULL, 0);
+	return eddy_var_new_opts(name, NULL);
 }
 
 eddy_var *eddy_var_new_default(const char *name, void *dflt)
 {
-	return var_create(name, dflt, 1);
+	return eddy_var_new_opts(name, &(eddy_var_opts){ .has_default = 1,
+							 .dflt = dflt });
 }
 
 void eddy_var_free(eddy_var *var)
@@ -101,6 +120,8 @@ int eddy_var_set(eddy_var *var, void *value, eddy_token **tok)
 {
 	if (!var)
 		return -EINVAL;
+	if (ctx_hides(var)) /* the shared context's value is the parent's */
+		return -EPERM;
 	eddy_ctx *ctx = eddy_ctx_current();
 	if (!ctx)
 		return -ENOMEM;
@@ -116,6 +137,8 @@ int eddy_var_set(eddy_var *var, void *value, eddy_token **tok)
 		return err;
 	}
 	ctx_cache_store(ctx, var, value);
+	if (var->stays && !had_old)
+		ctx_count_stayer(ctx, var, 1);
 	if (t) {
 		eddy_token_init(t, var, ctx, had_old ? old : CTX_UNSET);
 		*tok = t;
@@ -132,17 +155,26 @@ int eddy_var_reset(eddy_var *var, eddy_token *tok)
 	eddy_ctx *ctx = eddy_ctx_now;
 	if (tok->var != var || tok->ctx != ctx)
 		return -EINVAL;
+	if (ctx_hides(var))
+		return -EPERM;
 
-	int err;
+	int err, delta = 0; /* how the count of mapped variables moves */
 	if (tok->old == CTX_UNSET) {
 		err = eddy_hamt_delete(&ctx->map, var);
 		if (err == -ENOENT) /* already unset: nothing to restore */
 			err = 0;
+		else
+			delta = -1;
 	} else {
-		err = eddy_hamt_set(&ctx->map, var, tok->old, NULL, NULL);
+		void *cur;
+		int had;
+		err = eddy_hamt_set(&ctx->map, var, tok->old, &cur, &had);
+		delta = !had;
 	}
 	if (err)
 		return err;
+	if (var->stays && delta)
+		ctx_count_stayer(ctx, var, delta);
 	ctx_cache_store(ctx, var, tok->old);
 	tok->used = true;
 	return 0;
