@@ -10,9 +10,10 @@
  *
  *   fork f ──child──▶ c          joiner's value p
  *   p == f            the child's c (only the child changed it)
- *   p == c            nothing to do (both made the same change)
  *   otherwise         the rule: CHILD_WINS c, PARENT_WINS p,
- *                     REDUCE reduce(p, c, f), CONFLICT_ERROR fail
+ *                     REDUCE reduce(p, c, f) (even when p == c: two
+ *                     children that each added 1 to a counter made +2),
+ *                     CONFLICT_ERROR fail, unless p == c
  *
  * Everything is applied to a version of the joiner's mapping built beside
  * its own, which replaces it only when the whole diff went through: a
@@ -61,25 +62,27 @@ static int apply_rule(struct apply *a, const eddy_var *var, void **val,
 	int f_err = eddy_hamt_find(a->base, var, &f);
 	if (p_err == f_err && (p_err || p == f))
 		return 1; /* only the child changed it */
-	if ((p_err == 0) == (*present != 0) && (p_err || p == *val))
-		return 0; /* both changed it alike */
 	if (var->rule == EDDY_MERGE_PARENT_WINS)
 		return 0;
-	int err = -EDDY_ECONFLICT;
 	if (var->rule == EDDY_MERGE_REDUCE) {
+		/* even where both sides agree: two +1s make +2 */
 		void *out;
-		err = var->reduce(or_default(var, p_err, p),
-				  or_default(var, !*present, *val),
-				  or_default(var, f_err, f), &out,
-				  var->reduce_arg);
+		int err = var->reduce(or_default(var, p_err, p),
+				      or_default(var, !*present, *val),
+				      or_default(var, f_err, f), &out,
+				      var->reduce_arg);
 		if (err >= 0) {
 			*val = out;
 			*present = 1;
 			return 1;
 		}
+		conflict_var = var;
+		return err;
 	}
+	if ((p_err == 0) == (*present != 0) && (p_err || p == *val))
+		return 0; /* both changed it alike: no conflict */
 	conflict_var = var;
-	return err;
+	return -EDDY_ECONFLICT;
 }
 
 static int apply_change(void *arg, const eddy_var *key, void *val, int present)

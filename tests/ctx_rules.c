@@ -442,6 +442,21 @@ Test(ctx_rules, reduce_combines_parent_child_and_fork)
 	eddy_var_free(v);
 }
 
+Test(ctx_rules, reduce_is_called_when_both_sides_reached_the_same_value)
+{
+	eddy_var *v = reducing("count", add, NULL);
+	eddy_ctx *parent = eddy_ctx_new();
+	set_in(parent, v, 5);
+	struct fork f = fork_of(parent, EDDY_CROSS_TASK);
+	set_in(parent, v, 6); /* +1 on each side */
+	set_in(f.child, v, 6);
+	cr_assert_eq(merge(&f, EDDY_CROSS_TASK), 1);
+	cr_assert_eq(in(parent, v), 7);
+	fork_free(&f);
+	eddy_ctx_unref(parent);
+	eddy_var_free(v);
+}
+
 struct seen {
 	void *parent, *child, *fork;
 };
