@@ -335,20 +335,27 @@ static void fork_free(struct fork *f)
 	eddy_ctx_unref(f->child);
 }
 
-/* Both the parent and the child change var (fork 5, parent 7, child 8);
- * returns the merge's result and leaves the parent's value in *after. */
-static int both_change(eddy_var *var, long *after)
+/* Both the parent and the child change var from fork; returns the
+ * merge's result and leaves the parent's value in *after. */
+static int both_set(eddy_var *var, long fork, long parent_v, long child_v,
+		    long *after)
 {
 	eddy_ctx *parent = eddy_ctx_new();
-	set_in(parent, var, 5);
+	set_in(parent, var, fork);
 	struct fork f = fork_of(parent, EDDY_CROSS_TASK);
-	set_in(parent, var, 7);
-	set_in(f.child, var, 8);
+	set_in(parent, var, parent_v);
+	set_in(f.child, var, child_v);
 	int r = merge(&f, EDDY_CROSS_TASK);
 	*after = in(parent, var);
 	fork_free(&f);
 	eddy_ctx_unref(parent);
 	return r;
+}
+
+/* fork 5, parent 7, child 8 */
+static int both_change(eddy_var *var, long *after)
+{
+	return both_set(var, 5, 7, 8, after);
 }
 
 /* Only the child changes var (fork 5, child 8). */
@@ -445,15 +452,9 @@ Test(ctx_rules, reduce_combines_parent_child_and_fork)
 Test(ctx_rules, reduce_is_called_when_both_sides_reached_the_same_value)
 {
 	eddy_var *v = reducing("count", add, NULL);
-	eddy_ctx *parent = eddy_ctx_new();
-	set_in(parent, v, 5);
-	struct fork f = fork_of(parent, EDDY_CROSS_TASK);
-	set_in(parent, v, 6); /* +1 on each side */
-	set_in(f.child, v, 6);
-	cr_assert_eq(merge(&f, EDDY_CROSS_TASK), 1);
-	cr_assert_eq(in(parent, v), 7);
-	fork_free(&f);
-	eddy_ctx_unref(parent);
+	long after;
+	cr_assert_eq(both_set(v, 5, 6, 6, &after), 1); /* +1 on each side */
+	cr_assert_eq(after, 7);
 	eddy_var_free(v);
 }
 
@@ -552,15 +553,9 @@ Test(ctx_rules, conflict_is_named_by_strerror)
 Test(ctx_rules, equal_changes_on_both_sides_are_no_conflict)
 {
 	eddy_var *v = opt_var("user", 0, EDDY_MERGE_CONFLICT_ERROR);
-	eddy_ctx *parent = eddy_ctx_new();
-	set_in(parent, v, 5);
-	struct fork f = fork_of(parent, EDDY_CROSS_TASK);
-	set_in(parent, v, 8);
-	set_in(f.child, v, 8);
-	cr_assert_eq(merge(&f, EDDY_CROSS_TASK), 0);
-	cr_assert_eq(in(parent, v), 8);
-	fork_free(&f);
-	eddy_ctx_unref(parent);
+	long after;
+	cr_assert_eq(both_set(v, 5, 8, 8, &after), 0);
+	cr_assert_eq(after, 8);
 	eddy_var_free(v);
 }
 

@@ -252,17 +252,27 @@ static void *rule_main(void *arg)
 	return V(0);
 }
 
-static void run_rule(const struct rule_case *rc)
+/* Run main(arg) with ruled made from opts; main returns 0. */
+static void run_ruled(const char *name, eddy_var_opts opts, eddy_fn main,
+		      void *arg)
 {
 	make_vars();
-	ruled = eddy_var_new_opts(rc->name, &rc->opts);
+	ruled = eddy_var_new_opts(name, &opts);
 	cr_assert_not_null(ruled);
 	void *result = NULL;
-	cr_assert_eq(eddy_run(rule_main, (void *)rc, &result), 0);
+	cr_assert_eq(eddy_run(main, arg, &result), 0);
 	cr_assert_eq(result, V(0));
 	eddy_var_free(ruled);
 	free_vars();
 }
+
+static void run_rule(const struct rule_case *rc)
+{
+	run_ruled(rc->name, rc->opts, rule_main, (void *)rc);
+}
+
+static const eddy_var_opts counter = { .merge = EDDY_MERGE_REDUCE,
+				       .reduce = add };
 
 Test(task_rules, child_wins_under_every_policy)
 {
@@ -318,14 +328,9 @@ static void *conflict_named_main(void *arg)
 
 Test(task_rules, a_conflict_join_names_the_var_and_joins_the_task)
 {
-	make_vars();
-	ruled = eddy_var_new_opts(
-		"session", &(eddy_var_opts){ .merge = EDDY_MERGE_CONFLICT_ERROR });
-	void *result;
-	cr_assert_eq(eddy_run(conflict_named_main, NULL, &result), 0);
-	cr_assert_eq(result, V(0));
-	eddy_var_free(ruled);
-	free_vars();
+	run_ruled("session",
+		  (eddy_var_opts){ .merge = EDDY_MERGE_CONFLICT_ERROR },
+		  conflict_named_main, NULL);
 }
 
 /* ---- two levels of MERGE with a reducer -------------------------------- */
@@ -365,15 +370,7 @@ static void *two_level_reduce_main(void *arg)
 
 Test(task_rules, a_reducer_adds_up_two_levels_of_children)
 {
-	make_vars();
-	ruled = eddy_var_new_opts(
-		"count", &(eddy_var_opts){ .merge = EDDY_MERGE_REDUCE,
-					   .reduce = add });
-	void *result;
-	cr_assert_eq(eddy_run(two_level_reduce_main, NULL, &result), 0);
-	cr_assert_eq(result, V(0));
-	eddy_var_free(ruled);
-	free_vars();
+	run_ruled("count", counter, two_level_reduce_main, NULL);
 }
 
 /* ---- groups ------------------------------------------------------------ */
@@ -399,7 +396,7 @@ static void *group_main(void *arg)
 	for (long i = 0; i < 3; i++)
 		cr_assert_eq(eddy_group_spawn(g, group_child, V(i), &merge), 0);
 	cr_assert_eq(eddy_group_wait(g, NULL), 0);
-	cr_assert_eq(now(ruled), 1 + 2 + 3, "the reducer sums them: %ld", now(ruled));
+	cr_assert_eq(now(ruled), 1 + 2 + 3, "the reducer sums them");
 	cr_assert_eq(now(user), 2, "child wins: the last spawned, though it "
 				   "finished first");
 	eddy_group_free(g);
@@ -408,15 +405,7 @@ static void *group_main(void *arg)
 
 Test(task_rules, a_group_merges_its_children_in_spawn_order)
 {
-	make_vars();
-	ruled = eddy_var_new_opts(
-		"count", &(eddy_var_opts){ .merge = EDDY_MERGE_REDUCE,
-					   .reduce = add });
-	void *result;
-	cr_assert_eq(eddy_run(group_main, NULL, &result), 0);
-	cr_assert_eq(result, V(0));
-	eddy_var_free(ruled);
-	free_vars();
+	run_ruled("count", counter, group_main, NULL);
 }
 
 /* Each child sets ruled (conflict on the second merge) and its own var. */
@@ -451,16 +440,10 @@ static void *group_conflict_main(void *arg)
 
 Test(task_rules, a_group_wait_reports_a_conflict_and_joins_every_child)
 {
-	make_vars();
-	ruled = eddy_var_new_opts(
-		"owner", &(eddy_var_opts){ .merge = EDDY_MERGE_CONFLICT_ERROR });
 	for (int i = 0; i < 3; i++)
 		own[i] = eddy_var_new("own");
-	void *result;
-	cr_assert_eq(eddy_run(group_conflict_main, NULL, &result), 0);
-	cr_assert_eq(result, V(0));
+	run_ruled("owner", (eddy_var_opts){ .merge = EDDY_MERGE_CONFLICT_ERROR },
+		  group_conflict_main, NULL);
 	for (int i = 0; i < 3; i++)
 		eddy_var_free(own[i]);
-	eddy_var_free(ruled);
-	free_vars();
 }
