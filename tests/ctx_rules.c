@@ -11,6 +11,7 @@
 #include "ctx/alloc.h"
 #include "ctx/context.h"
 #include "eddy.h"
+#include "rules_common.h"
 
 EDDY_SUITE(ctx_rules);
 
@@ -93,22 +94,18 @@ Test(ctx_rules, default_of_opts_is_returned_while_unset)
 
 /* ---- copies for a child ------------------------------------------------ */
 
+/* user inherits; deadline (task-local) and db (loop-only) come from
+ * rules_common.h; the parent maps all three. */
 struct world {
 	eddy_var *user, *deadline, *db;
 	eddy_ctx *parent;
 };
 
-/* user inherits, deadline is task-local (default 30), db loop-only; the
- * parent maps all three. */
 static struct world world_new(void)
 {
-	struct world w;
-	w.user = eddy_var_new("user");
-	w.deadline = eddy_var_new_opts(
-		"deadline", &(eddy_var_opts){
-				    .propagate = EDDY_PROPAGATE_TASK_LOCAL,
-				    .has_default = 1, .dflt = V(30) });
-	w.db = opt_var("db", EDDY_PROPAGATE_LOOP_ONLY, 0);
+	make_stayers();
+	struct world w = { .user = eddy_var_new("user"),
+			   .deadline = deadline, .db = db };
 	w.parent = eddy_ctx_new();
 	set_in(w.parent, w.user, 1);
 	set_in(w.parent, w.deadline, 5);
@@ -120,8 +117,7 @@ static void world_free(struct world *w)
 {
 	eddy_ctx_unref(w->parent);
 	eddy_var_free(w->user);
-	eddy_var_free(w->deadline);
-	eddy_var_free(w->db);
+	free_stayers();
 }
 
 Test(ctx_rules, copy_across_a_task_leaves_task_local_out)
@@ -370,13 +366,6 @@ static int child_changes(eddy_var *var, long *after)
 	fork_free(&f);
 	eddy_ctx_unref(parent);
 	return r;
-}
-
-static int add(void *parent, void *child, void *fork, void **out, void *arg)
-{
-	(void)arg;
-	*out = V((intptr_t)parent + (intptr_t)child - (intptr_t)fork);
-	return 0;
 }
 
 static int refuse(void *parent, void *child, void *fork, void **out,

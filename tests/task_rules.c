@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "eddy.h"
+#include "rules_common.h"
 
 EDDY_SUITE(task_rules);
 
@@ -19,14 +20,7 @@ static const enum eddy_policy policies[] = { EDDY_COPY, EDDY_SHARE,
 					     EDDY_MERGE };
 static const char *const policy_names[] = { "", "COPY", "SHARE", "MERGE" };
 
-static eddy_var *deadline, *db, *user;
-
-static int add(void *parent, void *child, void *fork, void **out, void *arg)
-{
-	(void)arg;
-	*out = V(N(parent) + N(child) - N(fork));
-	return 0;
-}
+static eddy_var *user;
 
 static int refuse(void *parent, void *child, void *fork, void **out,
 		  void *arg)
@@ -37,21 +31,13 @@ static int refuse(void *parent, void *child, void *fork, void **out,
 
 static void make_vars(void)
 {
-	deadline = eddy_var_new_opts(
-		"deadline", &(eddy_var_opts){
-				    .propagate = EDDY_PROPAGATE_TASK_LOCAL,
-				    .has_default = 1, .dflt = V(30) });
-	db = eddy_var_new_opts("db", &(eddy_var_opts){
-					     .propagate =
-						     EDDY_PROPAGATE_LOOP_ONLY });
-	user = eddy_var_new("user");
-	cr_assert(deadline && db && user);
+	make_stayers();
+	cr_assert_not_null(user = eddy_var_new("user"));
 }
 
 static void free_vars(void)
 {
-	eddy_var_free(deadline);
-	eddy_var_free(db);
+	free_stayers();
 	eddy_var_free(user);
 }
 

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "rules_common.h"
 #include "threads_common.h"
 
 EDDY_SUITE(threads_rules);
@@ -24,26 +25,18 @@ EDDY_SUITE(threads_rules);
 static const enum eddy_policy policies[] = { EDDY_COPY, EDDY_SHARE,
 					     EDDY_MERGE };
 
-static eddy_var *deadline, *db, *ruled;
+static eddy_var *ruled;
 
 static void make_vars(void)
 {
-	user = eddy_var_new("user");
-	deadline = eddy_var_new_opts(
-		"deadline", &(eddy_var_opts){
-				    .propagate = EDDY_PROPAGATE_TASK_LOCAL,
-				    .has_default = 1, .dflt = V(30) });
-	db = eddy_var_new_opts("db", &(eddy_var_opts){
-					     .propagate =
-						     EDDY_PROPAGATE_LOOP_ONLY });
-	cr_assert(user && deadline && db);
+	make_stayers();
+	cr_assert_not_null(user = eddy_var_new("user"));
 }
 
 static void free_vars(void)
 {
+	free_stayers();
 	eddy_var_free(user);
-	eddy_var_free(deadline);
-	eddy_var_free(db);
 	user = NULL;
 }
 
@@ -297,13 +290,6 @@ static struct rule_probe merge_from_worker(eddy_var_opts opts)
 	eddy_var_free(ruled);
 	free_vars();
 	return p;
-}
-
-static int add(void *parent, void *child, void *fork, void **out, void *arg)
-{
-	(void)arg;
-	*out = V(N(parent) + N(child) - N(fork));
-	return 0;
 }
 
 Test(threads_rules, a_reducer_merges_a_workers_change_with_the_callers)
