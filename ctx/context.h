@@ -78,6 +78,11 @@ static inline bool ctx_hides(const eddy_var *var)
 	return var->stays && (var->stays & eddy_ctx_hiding);
 }
 
+/* The registry of variables that stay behind (crossing.c), which copies
+ * search when it is shorter than the mapping: 0 or -ENOMEM. */
+int ctx_register_stayer(const eddy_var *var);
+void ctx_unregister_stayer(const eddy_var *var);
+
 /* Drop ctx's cache entries of the variables this thread hides. */
 void ctx_forget_hidden(eddy_ctx *ctx);
 

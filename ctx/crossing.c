@@ -5,9 +5,11 @@
  *
  * A child made by copy (COPY, MERGE) starts from eddy_ctx_copy_crossing:
  * an O(1) copy, from which the variables that stay behind are then
- * deleted.  Finding them needs a walk of the parent's mapping, so the
- * walk happens only when the context's counts say it maps one (context.h),
- * and stops as soon as it has found them all:
+ * deleted.  Only when the context's counts say it maps one (context.h)
+ * does the copy look for them, in whichever is shorter: the registry of
+ * every variable created with a propagation rule (a handful, in most
+ * programs: a lookup each), or the mapping itself (a walk).  Either stops
+ * as soon as it has found them all:
  *
  *   parent  {user: u, deadline: d, db: h}     deadline task-local,
  *      | copy, O(1)                           db loop-only
@@ -21,9 +23,61 @@
  * deleted: they are the parent's.  Its thread hides them instead
  * (eddy_ctx_set_crossing): gets miss and answer "unset", sets fail.
  */
+#define _POSIX_C_SOURCE 200809L /* pthread_rwlock_t */
 #include <errno.h>
+#include <pthread.h>
+#include <string.h>
 
+#include "alloc.h"
 #include "context.h"
+
+/* Every live variable that stays behind somewhere, in no order.  Copies
+ * read it under the read lock, so that eddy_var_free (which takes it out
+ * first) never frees a variable that a copy in another thread is about
+ * to look up. */
+static struct {
+	pthread_rwlock_t lock;
+	const eddy_var **vars;
+	size_t len, cap;
+} registry = { .lock = PTHREAD_RWLOCK_INITIALIZER };
+
+int ctx_register_stayer(const eddy_var *var)
+{
+	pthread_rwlock_wrlock(&registry.lock);
+	if (registry.len == registry.cap) {
+		size_t cap = registry.cap ? 2 * registry.cap : 16;
+		const eddy_var **vars = eddy_alloc(cap * sizeof *vars);
+		if (!vars) {
+			pthread_rwlock_unlock(&registry.lock);
+			return -ENOMEM;
+		}
+		if (registry.len)
+			memcpy(vars, registry.vars,
+			       registry.len * sizeof *vars);
+		eddy_free(registry.vars);
+		registry.vars = vars;
+		registry.cap = cap;
+	}
+	registry.vars[registry.len++] = var;
+	pthread_rwlock_unlock(&registry.lock);
+	return 0;
+}
+
+void ctx_unregister_stayer(const eddy_var *var)
+{
+	pthread_rwlock_wrlock(&registry.lock);
+	for (size_t i = 0; i < registry.len; i++)
+		if (registry.vars[i] == var) {
+			registry.vars[i] = registry.vars[--registry.len];
+			break;
+		}
+	if (!registry.len) { /* the last one: give the array back */
+		eddy_free(registry.vars);
+		registry.vars = NULL;
+		registry.cap = 0;
+	}
+	pthread_rwlock_unlock(&registry.lock);
+}
 
 _Thread_local unsigned eddy_ctx_hiding
 	__attribute__((tls_model("initial-exec")));
@@ -58,32 +112,52 @@ static unsigned stayers_at(const eddy_ctx *ctx, unsigned crossing)
 	       (crossing & STAY_THREAD ? ctx->stayers[1] : 0);
 }
 
+/* Delete var from copy if it stays behind at crossing and src maps it:
+ * 1 when it did, 0 when not, or -ENOMEM. */
+static int leave_out(eddy_ctx *copy, const eddy_ctx *src, const eddy_var *var,
+		     unsigned crossing)
+{
+	void *unused;
+	if (!(var->stays & crossing) ||
+	    eddy_hamt_find(&src->map, var, &unused))
+		return 0;
+	int err = eddy_hamt_delete(&copy->map, var);
+	if (err)
+		return err;
+	ctx_count_stayer(copy, var, -1);
+	return 1;
+}
+
 /* Delete from copy, a fresh copy of src, what stays behind at crossing.
- * The walk reads src, which the deletions do not touch. */
+ * Both searches read src, which the deletions do not touch. */
 static int leave_behind(eddy_ctx *copy, const eddy_ctx *src,
 			unsigned crossing)
 {
 	unsigned left = stayers_at(src, crossing);
-	eddy_ctx_iter it;
-	const eddy_var *var;
-	void *val;
-	int err = 0;
-	eddy_hamt_iter_begin(&it, &src->map);
-	while (left && eddy_hamt_iter_next(&it, &var, &val)) {
-		if (!(var->stays & crossing))
-			continue;
-		if ((err = eddy_hamt_delete(&copy->map, var)))
-			break;
-		ctx_count_stayer(copy, var, -1);
-		left--;
+	int r = 0;
+	pthread_rwlock_rdlock(&registry.lock);
+	if (registry.len < src->map.count / 8) {
+		for (size_t i = 0; left && r >= 0 && i < registry.len; i++)
+			if ((r = leave_out(copy, src, registry.vars[i],
+					   crossing)) > 0)
+				left--;
+	} else {
+		eddy_ctx_iter it;
+		const eddy_var *var;
+		void *val;
+		eddy_hamt_iter_begin(&it, &src->map);
+		while (left && r >= 0 && eddy_hamt_iter_next(&it, &var, &val))
+			if ((r = leave_out(copy, src, var, crossing)) > 0)
+				left--;
+		eddy_hamt_iter_end(&it);
 	}
-	eddy_hamt_iter_end(&it);
+	pthread_rwlock_unlock(&registry.lock);
 	for (int i = 0; i < CTX_CACHE_SLOTS; i++) {
 		const eddy_var *v = copy->cache[i].var;
 		if (v && (v->stays & crossing))
 			copy->cache[i].var = NULL;
 	}
-	return err;
+	return r < 0 ? r : 0;
 }
 
 eddy_ctx *eddy_ctx_copy_crossing(const eddy_ctx *src, unsigned crossing)

@@ -63,6 +63,11 @@ eddy_var *eddy_var_new_opts(const char *name, const eddy_var_opts *opts)
 	var->reduce = opts->reduce;
 	var->reduce_arg = opts->reduce_arg;
 	memcpy(var->name, name, len + 1);
+	if (var->stays && ctx_register_stayer(var)) {
+		eddy_free(var);
+		errno = ENOMEM;
+		return NULL;
+	}
 	return var;
 }
 
@@ -79,6 +84,8 @@ eddy_var *eddy_var_new_default(const char *name, void *dflt)
 
 void eddy_var_free(eddy_var *var)
 {
+	if (var && var->stays)
+		ctx_unregister_stayer(var);
 	eddy_free(var);
 }
 

@@ -149,6 +149,53 @@ Test(ctx_rules, copy_across_a_thread_leaves_task_local_and_loop_only_out)
 	world_free(&w);
 }
 
+/* With many variables mapped the copy looks the few stayers up instead of
+ * walking the mapping: the same result. */
+Test(ctx_rules, copy_of_a_big_context_leaves_its_stayers_out)
+{
+	struct world w = world_new();
+	eddy_var *many[200];
+	for (int i = 0; i < 200; i++) {
+		many[i] = eddy_var_new("many");
+		set_in(w.parent, many[i], i);
+	}
+	eddy_ctx *task = eddy_ctx_copy_crossing(w.parent, EDDY_CROSS_TASK);
+	eddy_ctx *thread = eddy_ctx_copy_crossing(w.parent, EDDY_CROSS_THREAD);
+	cr_assert_eq(eddy_ctx_len(task), 202);
+	cr_assert_eq(in(task, w.deadline), -1);
+	cr_assert_eq(in(task, w.db), 7);
+	cr_assert_eq(eddy_ctx_len(thread), 201);
+	cr_assert_eq(in(thread, w.db), -1);
+	cr_assert_eq(in(thread, many[150]), 150);
+	eddy_ctx_unref(task);
+	eddy_ctx_unref(thread);
+	for (int i = 0; i < 200; i++)
+		eddy_var_free(many[i]);
+	world_free(&w);
+}
+
+Test(ctx_rules, a_stayer_out_of_memory_is_not_created)
+{
+	long live = eddy_alloc_live();
+	for (long n = 1;; n++) {
+		eddy_alloc_fail_nth(n);
+		eddy_var *v = eddy_var_new_opts(
+			"v", &(eddy_var_opts){
+				     .propagate = EDDY_PROPAGATE_TASK_LOCAL });
+		int failed = eddy_alloc_failed();
+		eddy_alloc_fail_nth(0);
+		if (!failed) {
+			cr_assert_not_null(v);
+			eddy_var_free(v);
+			break;
+		}
+		cr_assert_null(v);
+		cr_assert_eq(errno, ENOMEM);
+		cr_assert_eq(eddy_alloc_live(), live, "attempt %ld", n);
+	}
+	cr_assert_eq(eddy_alloc_live(), live, "the registry was given back");
+}
+
 Test(ctx_rules, copy_of_a_context_without_stayers_shares_its_mapping)
 {
 	struct world w = world_new();
