@@ -128,30 +128,53 @@ static int leave_out(eddy_ctx *copy, const eddy_ctx *src, const eddy_var *var,
 	return 1;
 }
 
+/* Look the registered stayers up in src: the shorter search when src maps
+ * many more variables than were ever created with a propagation rule.
+ * Returns how many were left out, or -ENOMEM; -EAGAIN when the walk is
+ * the shorter one after all. */
+static int leave_out_registered(eddy_ctx *copy, const eddy_ctx *src,
+				unsigned crossing, unsigned left)
+{
+	int r = 0, found = 0;
+	pthread_rwlock_rdlock(&registry.lock);
+	if (registry.len >= src->map.count / 8)
+		r = -EAGAIN;
+	for (size_t i = 0; r >= 0 && found < (int)left && i < registry.len;
+	     i++)
+		if ((r = leave_out(copy, src, registry.vars[i], crossing)) > 0)
+			found++;
+	pthread_rwlock_unlock(&registry.lock);
+	return r < 0 ? r : found;
+}
+
+/* Walk src's mapping for its stayers: 0 or -ENOMEM. */
+static int leave_out_walking(eddy_ctx *copy, const eddy_ctx *src,
+			     unsigned crossing, unsigned left)
+{
+	eddy_ctx_iter it;
+	const eddy_var *var;
+	void *val;
+	int r = 0;
+	eddy_hamt_iter_begin(&it, &src->map);
+	while (left && r >= 0 && eddy_hamt_iter_next(&it, &var, &val))
+		if ((r = leave_out(copy, src, var, crossing)) > 0)
+			left--;
+	eddy_hamt_iter_end(&it);
+	return r < 0 ? r : 0;
+}
+
 /* Delete from copy, a fresh copy of src, what stays behind at crossing.
- * Both searches read src, which the deletions do not touch. */
+ * Both searches read src, which the deletions do not touch.  A small
+ * mapping is walked without a look at the registry and its lock. */
 static int leave_behind(eddy_ctx *copy, const eddy_ctx *src,
 			unsigned crossing)
 {
 	unsigned left = stayers_at(src, crossing);
-	int r = 0;
-	pthread_rwlock_rdlock(&registry.lock);
-	if (registry.len < src->map.count / 8) {
-		for (size_t i = 0; left && r >= 0 && i < registry.len; i++)
-			if ((r = leave_out(copy, src, registry.vars[i],
-					   crossing)) > 0)
-				left--;
-	} else {
-		eddy_ctx_iter it;
-		const eddy_var *var;
-		void *val;
-		eddy_hamt_iter_begin(&it, &src->map);
-		while (left && r >= 0 && eddy_hamt_iter_next(&it, &var, &val))
-			if ((r = leave_out(copy, src, var, crossing)) > 0)
-				left--;
-		eddy_hamt_iter_end(&it);
-	}
-	pthread_rwlock_unlock(&registry.lock);
+	int r = -EAGAIN;
+	if (src->map.count >= 64)
+		r = leave_out_registered(copy, src, crossing, left);
+	if (r == -EAGAIN)
+		r = leave_out_walking(copy, src, crossing, left);
 	for (int i = 0; i < CTX_CACHE_SLOTS; i++) {
 		const eddy_var *v = copy->cache[i].var;
 		if (v && (v->stays & crossing))
