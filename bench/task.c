@@ -284,8 +284,8 @@ static struct merge_case merge_case(int n, int k, eddy_var **changed,
 						       changed[i], i + 1);
 	m.base = eddy_ctx_copy(m.parent);
 	m.child = eddy_ctx_copy(m.base);
-	for (int i = 0; i < k; i++) /* spread over the mapping */
-		set_in(m.child, changed[(long)i * n / k], -(i + 1));
+	for (int i = 0; i < k; i++) /* spread, on even (plain) slots */
+		set_in(m.child, changed[((long)i * n / k) & ~1L], -(i + 1));
 	return m;
 }
 

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "coro.h"
+#include "ctx/context.h" /* eddy_ctx_hiding: a resume reads it inline */
 #include "stack.h"
 
 enum task_state { TASK_SUSPENDED, TASK_RUNNING, TASK_FINISHED, TASK_COLLECTED };
@@ -67,7 +68,7 @@ static int take_context(eddy_task *t)
 	eddy_ctx *parent = eddy_ctx_current();
 	if (!parent)
 		return -ENOMEM;
-	t->crossing = EDDY_CROSS_TASK | eddy_ctx_crossing();
+	t->crossing = EDDY_CROSS_TASK | eddy_ctx_hiding;
 	if (t->policy == EDDY_SHARE) {
 		t->ctx = eddy_ctx_ref(parent);
 		t->hide = t->crossing;
@@ -152,7 +153,7 @@ int eddy_task_resume(eddy_task *t)
 	}
 	eddy_task *resumer = current_task;
 	eddy_ctx *outside = eddy_ctx_swap_current(t->now);
-	unsigned outside_hide = eddy_ctx_crossing();
+	unsigned outside_hide = eddy_ctx_hiding;
 	if (t->hide != outside_hide)
 		eddy_ctx_set_crossing(t->hide);
 	current_task = t;

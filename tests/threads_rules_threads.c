@@ -82,6 +82,7 @@ struct crossing_probe {
 	int err;
 	struct view far;
 	long deadline, db, user;
+	eddy_fn thread; /* the foreign thread's body */
 	int done[2];
 };
 
@@ -146,15 +147,29 @@ static void *foreign_caller(void *arg)
 	return NULL;
 }
 
-static void *waits_for_a_foreign_caller(void *arg)
+/* The loop's main task: start p->thread, wait for its done byte, join. */
+static void *waits_for_a_thread(void *arg)
 {
 	struct crossing_probe *p = arg;
 	pthread_t tid;
-	cr_assert_eq(pthread_create(&tid, NULL, foreign_caller, p), 0);
+	cr_assert_eq(pthread_create(&tid, NULL, p->thread, p), 0);
 	char x;
 	cr_assert_eq(eddy_read(p->done[0], &x, 1), 1);
 	pthread_join(tid, NULL);
 	return NULL;
+}
+
+/* Run a loop while thread (a foreign thread) calls into it. */
+static void run_with_thread(struct crossing_probe *p, eddy_fn thread)
+{
+	p->thread = thread;
+	cr_assert_eq(pipe2(p->done, O_CLOEXEC), 0);
+	p->loop = eddy_loop_new(NULL);
+	cr_assert_not_null(p->loop);
+	cr_assert_eq(eddy_loop_run(p->loop, waits_for_a_thread, p, NULL), 0);
+	eddy_loop_free(p->loop);
+	close(p->done[0]);
+	close(p->done[1]);
 }
 
 Test(threads_rules, a_call_from_a_foreign_thread_never_sees_its_stayers)
@@ -162,17 +177,39 @@ Test(threads_rules, a_call_from_a_foreign_thread_never_sees_its_stayers)
 	make_vars();
 	for (int i = 0; i < 3; i++) {
 		struct crossing_probe p = { .policy = policies[i] };
-		cr_assert_eq(pipe2(p.done, O_CLOEXEC), 0);
-		p.loop = eddy_loop_new(NULL);
-		cr_assert_not_null(p.loop);
-		cr_assert_eq(eddy_loop_run(p.loop, waits_for_a_foreign_caller,
-					   &p, NULL),
-			     0);
-		eddy_loop_free(p.loop);
-		close(p.done[0]);
-		close(p.done[1]);
+		run_with_thread(&p, foreign_caller);
 		expect_crossed(&p);
 	}
+	free_vars();
+}
+
+/* call_soon: the task writes done itself, since nobody waits for it. */
+static void *look_set_and_report(void *arg)
+{
+	struct crossing_probe *p = arg;
+	look_and_set(&p->far);
+	cr_assert_eq(eddy_write(p->done[1], "x", 1), 1);
+	return NULL;
+}
+
+static void *calls_soon(void *arg)
+{
+	struct crossing_probe *p = arg;
+	set_near_side();
+	p->err = eddy_loop_call_soon(p->loop, look_set_and_report, p);
+	return NULL;
+}
+
+Test(threads_rules, call_soon_leaves_the_threads_stayers_behind)
+{
+	make_vars();
+	struct crossing_probe p = { .policy = EDDY_COPY };
+	run_with_thread(&p, calls_soon);
+	cr_assert_eq(p.err, 0);
+	cr_assert_eq(p.far.deadline, 30);
+	cr_assert_eq(p.far.db, -ENOENT);
+	cr_assert_eq(p.far.user, 1);
+	cr_assert_eq(p.far.set_deadline, 0, "its own copy");
 	free_vars();
 }
 
