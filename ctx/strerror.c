@@ -23,9 +23,10 @@ static const struct {
 		 "(running, locked, or waited on)" },
 	{ ENOMEM, "out of memory; the objects involved were left as they were" },
 	{ EPERM, "not permitted here: a suspending call or spawn outside a "
-		 "task of a running loop, or io_uring forbidden by "
-		 "kernel.io_uring_disabled or a seccomp filter (a container's: "
-		 "set EDDY_BACKEND=epoll)" },
+		 "task of a running loop, a set of a task-local or loop-only "
+		 "variable from code that shares its parent's context (SHARE), "
+		 "or io_uring forbidden by kernel.io_uring_disabled or a "
+		 "seccomp filter (a container's: set EDDY_BACKEND=epoll)" },
 	{ ECANCELED, "the task was cancelled (eddy_cancel); its suspending "
 		     "calls return this until it returns" },
 	{ ETIMEDOUT, "the timeout expired before the operation completed" },
