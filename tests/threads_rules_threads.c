@@ -440,3 +440,51 @@ Test(threads_rules, a_reused_worker_starts_each_call_with_the_callers_context)
 		}
 	free_vars();
 }
+
+/* ---- the registry of stayers, across threads --------------------------- */
+
+enum { CHURN = 2000 };
+
+/* Creates and frees task-local variables that no context maps, as a
+ * plugin might, while another thread copies. */
+static void *churns_stayers(void *unused)
+{
+	(void)unused;
+	for (int i = 0; i < CHURN; i++) {
+		eddy_var *v = eddy_var_new_opts(
+			"churn", &(eddy_var_opts){
+					 .propagate = EDDY_PROPAGATE_TASK_LOCAL });
+		cr_assert_not_null(v);
+		eddy_var_free(v);
+	}
+	return NULL;
+}
+
+Test(threads_rules, copies_look_stayers_up_while_other_threads_free_theirs)
+{
+	make_vars();
+	eddy_var *many[100];
+	eddy_ctx *ctx = eddy_ctx_new();
+	cr_assert_eq(eddy_ctx_enter(ctx), 0);
+	for (int i = 0; i < 100; i++) {
+		many[i] = eddy_var_new("many");
+		set_user(i); /* user and 100 more: the registry is shorter */
+		cr_assert_eq(eddy_var_set(many[i], V(i), NULL), 0);
+	}
+	cr_assert_eq(eddy_var_set(deadline, V(5), NULL), 0);
+	cr_assert_eq(eddy_ctx_leave(ctx), 0);
+	pthread_t tid;
+	cr_assert_eq(pthread_create(&tid, NULL, churns_stayers, NULL), 0);
+	for (int i = 0; i < CHURN; i++) {
+		eddy_ctx *child = eddy_ctx_copy_crossing(ctx, EDDY_CROSS_TASK);
+		cr_assert_not_null(child);
+		cr_assert_eq(eddy_ctx_get(child, deadline, NULL), -ENOENT);
+		cr_assert_eq(eddy_ctx_len(child), 101);
+		eddy_ctx_unref(child);
+	}
+	pthread_join(tid, NULL);
+	eddy_ctx_unref(ctx);
+	for (int i = 0; i < 100; i++)
+		eddy_var_free(many[i]);
+	free_vars();
+}
