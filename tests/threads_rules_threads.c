@@ -47,14 +47,6 @@ static long get(const eddy_var *var)
 	return err ? err : N(v);
 }
 
-static void run_loop(unsigned workers, eddy_fn main, void *arg)
-{
-	eddy_loop *loop = eddy_loop_new(&(eddy_loop_config){ .workers = workers });
-	cr_assert_not_null(loop);
-	cr_assert_eq(eddy_loop_run(loop, main, arg, NULL), 0);
-	eddy_loop_free(loop);
-}
-
 /* ---- what the other side sees, and what comes back --------------------- */
 
 /* The far side's view of the three variables and its sets' results. */
@@ -129,7 +121,7 @@ Test(threads_rules, a_worker_never_sees_task_local_or_loop_only_vars)
 	make_vars();
 	for (int i = 0; i < 3; i++) {
 		struct crossing_probe p = { .policy = policies[i] };
-		run_loop(0, offloads, &p);
+		run_loop(0, 0, offloads, &p);
 		expect_crossed(&p);
 	}
 	free_vars();
@@ -251,7 +243,7 @@ Test(threads_rules, stayers_stay_behind_through_a_worker_calling_back)
 		for (int j = 0; j < 3; j++) {
 			struct round_trip r = { .out = policies[i],
 						.back = policies[j] };
-			run_loop(0, offloads_and_is_called_back, &r);
+			run_loop(0, 0, offloads_and_is_called_back, &r);
 			cr_assert_eq(r.offload_err, 0);
 			cr_assert_eq(r.call_err, 0);
 			cr_assert_eq(r.worker_db, -ENOENT);
@@ -275,7 +267,7 @@ Test(threads_rules, stayers_stay_behind_through_a_worker_calling_back)
  * the worker waits at before it sets 15.
  */
 struct rule_probe {
-	int gate[2];
+	struct gate gate;
 	int err;
 	long after;
 };
@@ -283,9 +275,7 @@ struct rule_probe {
 static void *worker_after_the_sibling(void *arg)
 {
 	struct rule_probe *p = arg;
-	char x;
-	while (read(p->gate[0], &x, 1) < 0 && errno == EINTR)
-		;
+	thread_passes(&p->gate);
 	eddy_var_set(ruled, V(15), NULL);
 	set_user(2);
 	return NULL;
@@ -295,7 +285,7 @@ static void *sibling(void *arg)
 {
 	struct rule_probe *p = arg;
 	eddy_var_set(ruled, V(6), NULL);
-	cr_assert_eq(eddy_write(p->gate[1], "x", 1), 1);
+	cr_assert_eq(task_opens(&p->gate), 1);
 	return NULL;
 }
 
@@ -320,10 +310,9 @@ static struct rule_probe merge_from_worker(eddy_var_opts opts)
 	ruled = eddy_var_new_opts("ruled", &opts);
 	cr_assert_not_null(ruled);
 	struct rule_probe p = { 0 };
-	cr_assert_eq(pipe2(p.gate, O_CLOEXEC), 0);
-	run_loop(0, offloads_beside_a_sibling, &p);
-	close(p.gate[0]);
-	close(p.gate[1]);
+	gate_init(&p.gate);
+	run_loop(0, 0, offloads_beside_a_sibling, &p);
+	gate_fini(&p.gate);
 	eddy_var_free(ruled);
 	free_vars();
 	return p;
@@ -424,7 +413,7 @@ Test(threads_rules, a_reused_worker_starts_each_call_with_the_callers_context)
 		for (int j = 0; j < 3; j++) {
 			struct reuse r = { .first = policies[i],
 					   .second = policies[j] };
-			run_loop(1, two_callers_one_worker, &r);
+			run_loop(0, 1, two_callers_one_worker, &r);
 			cr_assert(pthread_equal(r.v[0].thread, r.v[1].thread),
 				  "one worker served both");
 			bool share = r.first == EDDY_SHARE;
