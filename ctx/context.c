@@ -219,6 +219,8 @@ int eddy_ctx_leave(eddy_ctx *ctx)
 		return -EINVAL;
 	eddy_ctx_now = ctx->prev;
 	ctx->prev = NULL;
+	if (eddy_ctx_hiding && eddy_ctx_now)
+		ctx_forget_hidden(eddy_ctx_now);
 	return eddy_ctx_release(ctx);
 }
 

@@ -32,8 +32,9 @@
  * parent's context object across a crossing (SHARE) hides them: the
  * thread's crossing, eddy_ctx_hiding, is tested only for variables that
  * have `stays`, in set, reset and the cache's miss path; a hidden variable
- * is never cached, and entering or taking up a crossing drops the cache
- * entries it hides, so a cache hit never needs the test.
+ * is never cached, and taking up a crossing, or entering or returning to
+ * a context behind one, drops the cache entries it hides, so a cache hit
+ * never needs the test.
  */
 #ifndef EDDY_CONTEXT_H
 #define EDDY_CONTEXT_H

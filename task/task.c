@@ -153,8 +153,11 @@ int eddy_task_resume(eddy_task *t)
 	}
 	eddy_task *resumer = current_task;
 	eddy_ctx *outside = eddy_ctx_swap_current(t->now);
+	/* Either side hiding anything: the context being made current may
+	 * have cached what that side hides (set_crossing drops it). */
 	unsigned outside_hide = eddy_ctx_hiding;
-	if (t->hide != outside_hide)
+	bool hiding = t->hide || outside_hide;
+	if (hiding)
 		eddy_ctx_set_crossing(t->hide);
 	current_task = t;
 	t->state = TASK_RUNNING;
@@ -163,7 +166,7 @@ int eddy_task_resume(eddy_task *t)
 
 	current_task = resumer;
 	t->now = eddy_ctx_swap_current(outside);
-	if (t->hide != outside_hide)
+	if (hiding)
 		eddy_ctx_set_crossing(outside_hide);
 	if (!eddy_stack_canary_ok(t->stack))
 		eddy_stack_overflowed(t->stack);

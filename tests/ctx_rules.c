@@ -351,6 +351,24 @@ Test(ctx_rules, entering_behind_a_crossing_forgets_cached_hidden_values)
 	world_free(&w);
 }
 
+Test(ctx_rules, returning_to_a_context_behind_a_crossing_hides_its_cache)
+{
+	struct world w = world_new();
+	eddy_ctx *inner = eddy_ctx_new();
+	cr_assert_eq(eddy_ctx_enter(w.parent), 0);
+	void *out;
+	cr_assert_eq(eddy_var_get(w.deadline, &out), 0); /* cached: 5 */
+	cr_assert_eq(eddy_ctx_enter(inner), 0);
+	eddy_ctx_set_crossing(EDDY_CROSS_TASK);
+	cr_assert_eq(eddy_ctx_leave(inner), 0); /* back to the parent */
+	cr_assert_eq(eddy_var_get(w.deadline, &out), 0);
+	cr_assert_eq(out, V(30));
+	eddy_ctx_set_crossing(EDDY_CROSS_NONE);
+	cr_assert_eq(eddy_ctx_leave(w.parent), 0);
+	eddy_ctx_unref(inner);
+	world_free(&w);
+}
+
 /* ---- merge rules ------------------------------------------------------- */
 
 /* A parent at fork, its snapshot, and a child copied from it. */

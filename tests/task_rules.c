@@ -433,3 +433,43 @@ Test(task_rules, a_group_wait_reports_a_conflict_and_joins_every_child)
 	for (int i = 0; i < 3; i++)
 		eddy_var_free(own[i]);
 }
+
+/* ---- resumes from inside a task ---------------------------------------- */
+
+static void *deadline_seen(void *out)
+{
+	*(long *)out = now(deadline);
+	return NULL;
+}
+
+static void *resumes(void *task)
+{
+	cr_assert_eq(eddy_task_resume(task), 1);
+	return NULL;
+}
+
+/* A SHARE child resumed by another SHARE child, both hiding task-local
+ * variables, in a context where the parent's deadline is cached: the
+ * resume must still drop the cached value. */
+Test(task_rules, a_hiding_task_resumed_by_a_hiding_task_hides_cached_values)
+{
+	make_vars();
+	eddy_spawn_opts share = { .policy = EDDY_SHARE };
+	long seen = 0;
+	eddy_ctx *w = eddy_ctx_new(), *y = eddy_ctx_new();
+	cr_assert_eq(eddy_ctx_enter(w), 0);
+	set(deadline, 5);
+	cr_assert_eq(now(deadline), 5); /* cached in w */
+	eddy_task *inner = eddy_task_new(deadline_seen, &seen, &share, 0);
+	cr_assert_eq(eddy_ctx_leave(w), 0);
+	cr_assert_eq(eddy_ctx_enter(y), 0);
+	eddy_task *outer = eddy_task_new(resumes, inner, &share, 0);
+	cr_assert_eq(eddy_task_resume(outer), 1);
+	cr_assert_eq(eddy_ctx_leave(y), 0);
+	cr_assert_eq(seen, 30);
+	eddy_task_free(outer);
+	eddy_task_free(inner);
+	eddy_ctx_unref(w);
+	eddy_ctx_unref(y);
+	free_vars();
+}
