@@ -68,14 +68,15 @@ void eddy_var_free(eddy_var *var);
  *               behaves as INHERIT.  A handle that is not thread-safe.
  *
  * Merge rule: what MERGE does with a variable the child changed, when the
- * joiner changed it too since the fork (to another value).  A variable
- * only the child changed takes the child's value under every rule but
- * NEVER.
+ * joiner changed it too since the fork.  A variable only the child changed
+ * takes the child's value under every rule but NEVER.
  *   CHILD_WINS      the child's value (the default; MERGE as before).
  *   PARENT_WINS     the joiner keeps its value; the child's is dropped.
- *   REDUCE          reduce(parent, child, fork, &out, arg) decides; a
- *                   negative errno from it fails the whole merge.
- *   CONFLICT_ERROR  the whole merge fails with -EDDY_ECONFLICT.
+ *   REDUCE          reduce(parent, child, fork, &out, arg) decides, even
+ *                   when both sides made it the same value (two +1s are
+ *                   +2); a negative errno from it fails the whole merge.
+ *   CONFLICT_ERROR  the whole merge fails with -EDDY_ECONFLICT, unless
+ *                   both sides made it the same value.
  *   NEVER           the child's change never comes back (a span id that
  *                   must stay the parent's): not mergeable.
  * A failed merge changes nothing in the joiner's context (all or nothing);
