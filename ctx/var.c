@@ -123,12 +123,10 @@ void *eddy_var_get_or(const eddy_var *var, void *fallback)
 	return fallback;
 }
 
-int eddy_var_set(eddy_var *var, void *value, eddy_token **tok)
+/* The set in the current context; *added: var was unset there before. */
+static inline int set_here(eddy_var *var, void *value, eddy_token **tok,
+			   bool *added)
 {
-	if (!var)
-		return -EINVAL;
-	if (ctx_hides(var)) /* the shared context's value is the parent's */
-		return -EPERM;
 	eddy_ctx *ctx = eddy_ctx_current();
 	if (!ctx)
 		return -ENOMEM;
@@ -144,13 +142,37 @@ int eddy_var_set(eddy_var *var, void *value, eddy_token **tok)
 		return err;
 	}
 	ctx_cache_store(ctx, var, value);
-	if (var->stays && !had_old)
-		ctx_count_stayer(ctx, var, 1);
 	if (t) {
 		eddy_token_init(t, var, ctx, had_old ? old : CTX_UNSET);
 		*tok = t;
 	}
+	*added = !had_old;
 	return 0;
+}
+
+/* A task-local or loop-only variable: hidden behind this thread's
+ * crossing, and counted by the context.  Out of line, so that a plain
+ * variable's set pays one test for all this. */
+static __attribute__((noinline)) int set_stayer(eddy_var *var, void *value,
+						 eddy_token **tok)
+{
+	if (ctx_hides(var)) /* the shared context's value is the parent's */
+		return -EPERM;
+	bool added;
+	int err = set_here(var, value, tok, &added);
+	if (!err && added)
+		ctx_count_stayer(eddy_ctx_now, var, 1);
+	return err;
+}
+
+int eddy_var_set(eddy_var *var, void *value, eddy_token **tok)
+{
+	if (!var)
+		return -EINVAL;
+	if (var->stays)
+		return set_stayer(var, value, tok);
+	bool added;
+	return set_here(var, value, tok, &added);
 }
 
 int eddy_var_reset(eddy_var *var, eddy_token *tok)
