@@ -350,6 +350,55 @@ Test(threads_rules, never_keeps_a_workers_change_out)
 	cr_assert_eq(p.after, 6);
 }
 
+/* Under COPY and SHARE no merge happens, so no rule applies: the
+ * caller keeps its 5, or sees the worker's 15 at once. */
+struct plain_offload {
+	enum eddy_policy policy;
+	int err;
+	long after;
+};
+
+static void *sets_15(void *unused)
+{
+	(void)unused;
+	eddy_var_set(ruled, V(15), NULL);
+	return NULL;
+}
+
+static void *offloads_sets_15(void *arg)
+{
+	struct plain_offload *o = arg;
+	eddy_var_set(ruled, V(5), NULL);
+	o->err = eddy_to_thread(sets_15, NULL, o->policy, NULL);
+	o->after = get(ruled);
+	return NULL;
+}
+
+Test(threads_rules, no_rule_applies_to_a_worker_under_copy_or_share)
+{
+	const eddy_var_opts rules[] = {
+		{ .merge = EDDY_MERGE_CHILD_WINS },
+		{ .merge = EDDY_MERGE_PARENT_WINS },
+		{ .merge = EDDY_MERGE_REDUCE, .reduce = add },
+		{ .merge = EDDY_MERGE_CONFLICT_ERROR },
+		{ .merge = EDDY_MERGE_NEVER },
+	};
+	make_vars();
+	for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
+		ruled = eddy_var_new_opts("ruled", &rules[r]);
+		cr_assert_not_null(ruled);
+		for (int i = 0; i < 2; i++) {
+			struct plain_offload o = {
+				.policy = i ? EDDY_SHARE : EDDY_COPY };
+			run_loop(0, 0, offloads_sets_15, &o);
+			cr_assert_eq(o.err, 0);
+			cr_assert_eq(o.after, i ? 15 : 5, "rule %zu", r);
+		}
+		eddy_var_free(ruled);
+	}
+	free_vars();
+}
+
 /* ---- a reused worker --------------------------------------------------- */
 
 /* What a worker found: its thread, how many vars its context maps, and
