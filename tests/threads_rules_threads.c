@@ -350,6 +350,15 @@ Test(threads_rules, never_keeps_a_workers_change_out)
 	cr_assert_eq(p.after, 6);
 }
 
+static const eddy_var_opts every_rule[] = {
+	{ .merge = EDDY_MERGE_CHILD_WINS },
+	{ .merge = EDDY_MERGE_PARENT_WINS },
+	{ .merge = EDDY_MERGE_REDUCE, .reduce = add },
+	{ .merge = EDDY_MERGE_CONFLICT_ERROR },
+	{ .merge = EDDY_MERGE_NEVER },
+};
+#define NRULES (sizeof every_rule / sizeof every_rule[0])
+
 /* Under COPY and SHARE no merge happens, so no rule applies: the
  * caller keeps its 5, or sees the worker's 15 at once. */
 struct plain_offload {
@@ -376,16 +385,9 @@ static void *offloads_sets_15(void *arg)
 
 Test(threads_rules, no_rule_applies_to_a_worker_under_copy_or_share)
 {
-	const eddy_var_opts rules[] = {
-		{ .merge = EDDY_MERGE_CHILD_WINS },
-		{ .merge = EDDY_MERGE_PARENT_WINS },
-		{ .merge = EDDY_MERGE_REDUCE, .reduce = add },
-		{ .merge = EDDY_MERGE_CONFLICT_ERROR },
-		{ .merge = EDDY_MERGE_NEVER },
-	};
 	make_vars();
-	for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
-		ruled = eddy_var_new_opts("ruled", &rules[r]);
+	for (size_t r = 0; r < NRULES; r++) {
+		ruled = eddy_var_new_opts("ruled", &every_rule[r]);
 		cr_assert_not_null(ruled);
 		for (int i = 0; i < 2; i++) {
 			struct plain_offload o = {
@@ -394,6 +396,36 @@ Test(threads_rules, no_rule_applies_to_a_worker_under_copy_or_share)
 			cr_assert_eq(o.err, 0);
 			cr_assert_eq(o.after, i ? 15 : 5, "rule %zu", r);
 		}
+		eddy_var_free(ruled);
+	}
+	free_vars();
+}
+
+/* A thread blocked in eddy_loop_call changes nothing meanwhile: only the
+ * task changed the variable, and every rule but NEVER takes its value. */
+static void *calls_and_task_sets_15(void *arg)
+{
+	struct crossing_probe *p = arg;
+	eddy_var_set(ruled, V(5), NULL);
+	p->err = eddy_loop_call(p->loop, sets_15, NULL, EDDY_MERGE, NULL);
+	p->user = get(ruled); /* the record's spare field */
+	while (write(p->done[1], "x", 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+Test(threads_rules, a_call_merges_back_by_the_rules_when_only_the_task_changed)
+{
+	make_vars();
+	for (size_t r = 0; r < NRULES; r++) {
+		ruled = eddy_var_new_opts("ruled", &every_rule[r]);
+		cr_assert_not_null(ruled);
+		struct crossing_probe p = { .policy = EDDY_MERGE };
+		run_with_thread(&p, calls_and_task_sets_15);
+		cr_assert_eq(p.err, 0);
+		cr_assert_eq(p.user,
+			     every_rule[r].merge == EDDY_MERGE_NEVER ? 5 : 15,
+			     "rule %zu", r);
 		eddy_var_free(ruled);
 	}
 	free_vars();
