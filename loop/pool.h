@@ -20,6 +20,7 @@ struct job {
 	void *arg;
 	void *result;
 	eddy_ctx *ctx;
+	unsigned crossing; /* what the worker hides of ctx (SHARE) */
 	int err;          /* eddy_ctx_run's: -EBUSY if ctx could not be entered */
 };
 

@@ -41,7 +41,8 @@ EDDY_SUITE(forum_golden);
 	X(forum_already_entered)                                         \
 	X(forum_run_current)                                             \
 	X(forum_merge_rules)                                             \
-	X(forum_group)
+	X(forum_group)                                                   \
+	X(forum_var_rules)
 
 /* All of stream, NUL-terminated, in a buffer the caller frees. */
 static char *read_all(FILE *stream)
