@@ -187,8 +187,9 @@ ssize_t eddy_reader_read_until(eddy_reader *r, const char *delim, size_t dlen,
  */
 
 /* Called in a new task for each connection, with the loop's default
- * policy; the server closes fd (gracefully) after it returns.  Return 0
- * or a negative errno (counted, never printed). */
+ * policy; the server closes fd (eddy_tcp_close, a 1 s linger) after it
+ * returns.  The result is the callback's own (0 or a negative errno, for
+ * wrappers that call it themselves); the server does not use it. */
 typedef int (*eddy_conn_fn)(int fd, const struct sockaddr *peer, void *arg);
 
 typedef struct eddy_server eddy_server;
