@@ -32,7 +32,7 @@ FLAGS_tsan := -O1 -DEDDY_TEST_HOOKS -fsanitize=thread
 
 MODULES   := ctx task loop net
 PUBLIC_H  := ctx/common.h ctx/ctx.h task/task.h loop/loop.h loop/sync.h \
-             net/net.h
+             net/net.h net/http.h
 LIB_SRC   := $(wildcard $(addsuffix /*.c,$(MODULES))) \
              $(wildcard $(addsuffix /*_$(ARCH).S,$(MODULES)))
 LIB_OBJ   := $(addsuffix .o,$(basename $(LIB_SRC)))
