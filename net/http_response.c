@@ -282,8 +282,9 @@ static int start_stream(eddy_http_resp *resp)
 	}
 	size_t pending = resp->body.len;
 	resp->body.len = 0;
-	return pending ? (int)eddy_http_resp_write(resp, resp->body.p, pending)
-		       : 0;
+	ssize_t n = pending ? eddy_http_resp_write(resp, resp->body.p, pending)
+			    : 0;
+	return n < 0 ? (int)n : 0;
 }
 
 ssize_t eddy_http_resp_write(eddy_http_resp *resp, const void *data,
