@@ -111,6 +111,12 @@ $(addsuffix .o,$(FORUM_GOLDEN)): ALL_CFLAGS += -DEDDY_SRC_DIR='"$(CURDIR)"' \
 	-DFORUM_BIN_DIR='"$(abspath $(B)/examples/forum)"'
 $(FORUM_GOLDEN): | $(addprefix $(B)/,$(filter examples/forum/%,$(EXAMPLES)))
 
+# tests/net_webapp runs examples/webapp and asks it with curl.
+NET_WEBAPP := $(foreach v,test asan,$(OUT)-$(v)/tests/net_webapp)
+$(addsuffix .o,$(NET_WEBAPP)): ALL_CFLAGS += \
+	-DWEBAPP_BIN='"$(abspath $(B)/examples/webapp/webapp)"'
+$(NET_WEBAPP): | $(B)/examples/webapp/webapp
+
 $(B)/bench/%: bench/%.c $(B)/libeddy.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(B)/libeddy.a $(LIBS)
@@ -125,9 +131,11 @@ $(XTEST): tests/aarch64/switch_test.c task/switch_aarch64.S task/switch.h
 
 # --- dependencies ------------------------------------------------------------
 
-# Debian packages the build needs, and a header that proves each is there.
+# Debian packages the build needs, and a header that proves each is there;
+# then those that bring a command instead (the tests run curl).
 DEB_PKGS := liburing-dev:liburing.h libcriterion-dev:criterion/criterion.h \
             valgrind:valgrind/valgrind.h
+DEB_CMDS := curl:curl
 ifeq ($(CCNAME),clang)
 DEB_PKGS += libclang-rt-dev:sanitizer/asan_interface.h
 endif
@@ -136,6 +144,9 @@ deps:
 	@missing=; for p in $(DEB_PKGS); do \
 	  printf '#include <%s>\n' "$${p#*:}" | $(CC) -E -x c - >/dev/null 2>&1 \
 	    || missing="$$missing $${p%%:*}"; \
+	done; \
+	for p in $(DEB_CMDS); do \
+	  command -v "$${p#*:}" >/dev/null || missing="$$missing $${p%%:*}"; \
 	done; \
 	[ -z "$$missing" ] && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -40,7 +40,7 @@ struct conn_job {
 	int fd;
 };
 
-static void *serve_one(void *arg)
+static inline void *serve_one(void *arg)
 {
 	struct conn_job job = *(struct conn_job *)arg;
 	free(arg);
@@ -51,7 +51,7 @@ static void *serve_one(void *arg)
 	return NULL;
 }
 
-static void *accept_loop(void *arg)
+static inline void *accept_loop(void *arg)
 {
 	struct harness *h = arg;
 	for (;;) {
@@ -70,7 +70,8 @@ static void *accept_loop(void *arg)
 }
 
 /* Start serving with opts (the handler and limits), from a task. */
-static void harness_start(struct harness *h, const eddy_http_opts *opts)
+static inline void harness_start(struct harness *h,
+				 const eddy_http_opts *opts)
 {
 	h->http = eddy_http_server_new(opts);
 	cr_assert_not_null(h->http);
@@ -86,7 +87,7 @@ static void harness_start(struct harness *h, const eddy_http_opts *opts)
 
 /* Stop accepting, wait for the connections to end (their clients have
  * closed), and free the server. */
-static void harness_stop(struct harness *h)
+static inline void harness_stop(struct harness *h)
 {
 	eddy_cancel(h->acceptor);
 	eddy_join(h->acceptor, NULL);
@@ -100,14 +101,14 @@ static void harness_stop(struct harness *h)
 
 /* ---- the client side ----------------------------------------------------- */
 
-static int client_connect(const struct harness *h)
+static inline int client_connect(const struct harness *h)
 {
 	int fd = eddy_tcp_connect("127.0.0.1", h->port, WAIT_NS);
 	cr_assert_geq(fd, 0, "connect: %s", eddy_strerror(fd));
 	return fd;
 }
 
-static void client_send(int fd, const char *text)
+static inline void client_send(int fd, const char *text)
 {
 	ssize_t n = eddy_write_all(fd, text, strlen(text), WAIT_NS);
 	cr_assert_eq(n, (ssize_t)strlen(text), "send: %s",
@@ -122,8 +123,9 @@ struct response {
 };
 
 /* The value of field name in a response head, copied to out, or NULL. */
-static const char *response_field(const struct response *r, const char *name,
-				  char *out, size_t size)
+static inline const char *response_field(const struct response *r,
+					 const char *name, char *out,
+					 size_t size)
 {
 	size_t nlen = strlen(name);
 	for (const char *line = strstr(r->head, "\r\n"); line && line[2];
@@ -142,7 +144,8 @@ static const char *response_field(const struct response *r, const char *name,
 }
 
 /* Append exactly n bytes from the reader to the body. */
-static void read_body_bytes(eddy_reader *rd, struct response *r, size_t n)
+static inline void read_body_bytes(eddy_reader *rd, struct response *r,
+				   size_t n)
 {
 	cr_assert_lt(r->body_len + n, sizeof r->body);
 	ssize_t got = eddy_reader_read_exact(rd, r->body + r->body_len, n,
@@ -151,7 +154,7 @@ static void read_body_bytes(eddy_reader *rd, struct response *r, size_t n)
 	r->body_len += n;
 }
 
-static void read_chunked_body(eddy_reader *rd, struct response *r)
+static inline void read_chunked_body(eddy_reader *rd, struct response *r)
 {
 	for (;;) {
 		const char *line;
@@ -173,7 +176,8 @@ static void read_chunked_body(eddy_reader *rd, struct response *r)
  * closed before a response began.  A HEAD response (head_only) has no
  * body whatever its fields say.
  */
-static int read_response(eddy_reader *rd, struct response *r, bool head_only)
+static inline int read_response(eddy_reader *rd, struct response *r,
+				bool head_only)
 {
 	const char *head;
 	ssize_t n = eddy_reader_read_until(rd, "\r\n\r\n", 4, sizeof r->head,
@@ -202,7 +206,7 @@ static int read_response(eddy_reader *rd, struct response *r, bool head_only)
 }
 
 /* Whether the server closed: EOF with nothing more said. */
-static bool closed_after(eddy_reader *rd)
+static inline bool closed_after(eddy_reader *rd)
 {
 	size_t len;
 	eddy_reader_data(rd, &len);
