@@ -104,6 +104,12 @@ $(B)/examples/%: examples/%.c $(B)/libeddy.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(B)/libeddy.a $(LIBS)
 
+# tests/net_echo_example runs examples/echo's server and client.
+NET_ECHO_EXAMPLE := $(foreach v,test asan,$(OUT)-$(v)/tests/net_echo_example)
+$(addsuffix .o,$(NET_ECHO_EXAMPLE)): ALL_CFLAGS += \
+	-DECHO_BIN_DIR='"$(abspath $(B)/examples/echo)"'
+$(NET_ECHO_EXAMPLE): | $(B)/examples/echo/server $(B)/examples/echo/client
+
 # tests/forum_golden runs the forum demos: they are built first, and it is
 # told where they and the golden files are.
 FORUM_GOLDEN := $(foreach v,test asan,$(OUT)-$(v)/tests/forum_golden)

@@ -34,6 +34,10 @@ static const struct {
 	{ EPIPE, "the channel is closed, or the peer closed the connection" },
 	{ EAGAIN, "it would have to wait (a try_ call), or no worker thread "
 		  "could be started" },
+	{ ENOBUFS, "the reader's buffer is full of unconsumed bytes: consume "
+		   "some, or give the reader a larger buffer" },
+	{ EMSGSIZE, "no delimiter within the limit: the line or record is "
+		    "longer than the reader may take" },
 	{ EOVERFLOW, "a count would overflow (a semaphore released past its "
 		     "maximum)" },
 };

@@ -53,17 +53,17 @@ typedef struct eddy_tcp_listen_opts {
  * the kernel has no IPv6.  host must be a numeric address or a name the
  * resolver answers at once ("localhost"): this call does not suspend.
  * port "0" picks a free port (eddy_tcp_local_port tells which).  opts may
- * be NULL.  The caller owns the descriptor.  -EINVAL for a bad host or
- * port (eddy_strerror explains), else the socket calls' errors
- * (-EADDRINUSE, ...).
+ * be NULL.  The caller owns the descriptor.  -EINVAL for a missing or
+ * unknown port or a negative backlog, -ENOENT for a host that does not
+ * resolve, else the socket calls' errors (-EADDRINUSE, ...).
  */
 int eddy_tcp_listen(const char *host, const char *port,
 		    const eddy_tcp_listen_opts *opts);
 
 /*
  * Accept a connection on lfd: its descriptor (close-on-exec, blocking
- * mode as the loop wants it), the peer's address in *peer / *peerlen when
- * peer is not NULL.  When the process or the system is out of
+ * mode as the loop wants it), the peer's address in *peer and its length
+ * in *peerlen when they are not NULL.  When the process or the system is out of
  * descriptors (EMFILE, ENFILE) or buffers (ENOBUFS, ENOMEM) it does not
  * return nor spin: it sleeps, 1 ms first and doubling up to 1 s, and
  * tries again, suspending only this task, so the loop keeps serving the
@@ -168,10 +168,10 @@ ssize_t eddy_reader_read_exact(eddy_reader *r, void *dst, size_t n,
  * Find the delimiter delim (dlen bytes, dlen > 0), reading as needed;
  * *line points at the record's start in the buffer, valid until the next
  * reader call, and the record is consumed.  Its length including the
- * delimiter, or: -EMSGSIZE when no delimiter is within the first limit
- * bytes (0: the buffer's size; nothing is consumed), -ENOBUFS when the
- * buffer fills first, -EPIPE at EOF before a delimiter, -ETIMEDOUT (for
- * the whole call), or the read's error.
+ * delimiter, or: -EMSGSIZE when no delimiter ends within the first limit
+ * bytes (limit 0 or above the buffer's size: the buffer's size), with
+ * nothing consumed and no more read than limit bytes; -EPIPE at EOF
+ * before a delimiter; -ETIMEDOUT (for the whole call); the read's error.
  */
 ssize_t eddy_reader_read_until(eddy_reader *r, const char *delim, size_t dlen,
 			       size_t limit, const char **line,

@@ -23,17 +23,20 @@ struct lookup {
 	struct addrinfo hints;
 	struct addrinfo *res;
 	int rc;                /* getaddrinfo's */
+	int sys_errno;         /* the worker's errno, for EAI_SYSTEM */
 	char *host, *port;     /* copies, in the same allocation */
 	char names[];
 };
 
-int net_gai_error(int eai)
+/* getaddrinfo's EAI_ code as a negative errno (sys_errno is errno after
+ * the call, for EAI_SYSTEM). */
+static int net_gai_error(int eai, int sys_errno)
 {
 	switch (eai) {
 	case 0:
 		return 0;
 	case EAI_SYSTEM:
-		return errno ? -errno : -EIO;
+		return sys_errno ? -sys_errno : -EIO;
 	case EAI_MEMORY:
 		return -ENOMEM;
 	case EAI_AGAIN:
@@ -61,8 +64,7 @@ static void *lookup_run(void *arg)
 {
 	struct lookup *l = arg;
 	l->rc = getaddrinfo(l->host, l->port, &l->hints, &l->res);
-	if (l->rc == EAI_SYSTEM)
-		l->rc = -errno; /* errno is the worker's: keep it now */
+	l->sys_errno = errno; /* the worker's: read it here */
 	lookup_leave(l);
 	return NULL;
 }
@@ -91,16 +93,32 @@ int net_resolve(const char *host, const char *port, int passive, int offload,
 	};
 	int rc = getaddrinfo(host, port, &hints, res);
 	if (rc != EAI_NONAME || !host)
-		return net_gai_error(rc);
+		return net_gai_error(rc, errno);
 	if (!offload) {
 		hints.ai_flags &= ~AI_NUMERICHOST;
-		return net_gai_error(getaddrinfo(host, port, &hints, res));
+		rc = getaddrinfo(host, port, &hints, res);
+		return net_gai_error(rc, errno);
 	}
 	struct lookup *l = lookup_new(host, port, passive);
 	if (!l)
 		return -ENOMEM;
-	int err = eddy_to_thread(lookup_run, l, EDDY_COPY, NULL);
-	if (!err && !(err = l->rc < 0 ? l->rc : net_gai_error(l->rc))) {
+	/* eddy_to_thread's -ECANCELED is ambiguous: cancelled before the
+	 * job reached a worker (then no worker will leave the lookup), or
+	 * while it ran.  A task that passes this checkpoint is not cancelled
+	 * when eddy_to_thread starts (nothing runs in between), so there
+	 * -ECANCELED means a worker has the lookup; any other error, that
+	 * none ever had it. */
+	int err = eddy_yield();
+	if (err) {
+		eddy_free(l);
+		return err;
+	}
+	err = eddy_to_thread(lookup_run, l, EDDY_COPY, NULL);
+	if (err && err != -ECANCELED) {
+		eddy_free(l);
+		return err;
+	}
+	if (!err && !(err = net_gai_error(l->rc, l->sys_errno))) {
 		*res = l->res;
 		l->res = NULL;
 	}

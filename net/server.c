@@ -227,6 +227,10 @@ static void *thread_main(void *arg)
 		eddy_cancel(acceptor);
 		eddy_join(acceptor, NULL);
 	}
+	/* New connections are refused from here, rather than queued in a
+	 * backlog nobody accepts from. */
+	net_close(th->lfd);
+	th->lfd = -1;
 	if (watcher) {
 		eddy_cancel(watcher);
 		eddy_join(watcher, NULL);

@@ -18,13 +18,12 @@ int net_close(int fd);
  * getaddrinfo for host:port, SOCK_STREAM, into *res (freeaddrinfo).
  * Numeric hosts are answered at once; a name is looked up on the worker
  * pool (eddy_to_thread) when offload is set, else right here.  host NULL
- * with passive: the wildcard address.  0 or -errno (net_gai_error).
+ * with passive: the wildcard address.  0 or -errno: -ENOENT for a name
+ * that does not resolve, -EINVAL for a bad port, -EAGAIN when DNS
+ * failed for now.
  */
 int net_resolve(const char *host, const char *port, int passive, int offload,
 		struct addrinfo **res);
-
-/* getaddrinfo's EAI_ code as a negative errno. */
-int net_gai_error(int eai);
 
 #ifdef EDDY_TEST_HOOKS
 /* Calls of accept made by eddy_tcp_accept, for the EMFILE tests. */
