@@ -4,7 +4,8 @@
 #   make demo       build and run the main demo
 #   make test       the Criterion suite: optimised, then ASan+UBSan,
 #                   and the thread tests under TSan
-#   make bench      benchmarks against the peers (CPython, glibc, ...)
+#   make bench      benchmarks against the peers (CPython, glibc, nginx, ...)
+#   make soak       the HTTP load test at full size: 10,000 connections x 100
 #   make install    PREFIX=/usr/local DESTDIR= ; make uninstall
 #   make clean
 #
@@ -53,7 +54,8 @@ XSKIP  = $(shell r=; command -v $(XQEMU) >/dev/null || r="no $(XQEMU)"; \
            r="$${r:+$$r, }$(firstword $(XCC)) cannot build static aarch64 binaries"; \
            echo "$$r")
 
-.PHONY: all test demo bench install uninstall clean deps deps-aarch64
+.PHONY: all test demo bench soak install uninstall clean deps deps-aarch64 \
+        deps-bench
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -73,9 +75,15 @@ demo: deps
 	@$(MAKE) --no-print-directory $(B)/$(DEMO)
 	@$(B)/$(DEMO)
 
-bench: deps
+bench: deps deps-bench
 	@$(MAKE) --no-print-directory $(addprefix $(B)/bench/,$(BENCHES))
 	@for b in $(BENCHES); do $(B)/bench/$$b || exit 1; done
+
+# tests/net_http_load at the issue's size; `make test` runs it smaller.
+soak: deps
+	@$(MAKE) --no-print-directory $(OUT)-test/tests/net_http_load
+	EDDY_LOAD_CONNS=10000 EDDY_LOAD_REQS=100 \
+	  $(OUT)-test/tests/net_http_load --verbose
 
 # --- the library, in each variant -------------------------------------------
 
@@ -123,6 +131,12 @@ $(addsuffix .o,$(NET_WEBAPP)): ALL_CFLAGS += \
 	-DWEBAPP_BIN='"$(abspath $(B)/examples/webapp/webapp)"'
 $(NET_WEBAPP): | $(B)/examples/webapp/webapp
 
+# bench/http runs examples/hello against nginx, whose files go to build/.
+$(B)/bench/http: ALL_CFLAGS += \
+	-DHELLO_BIN='"$(abspath $(B)/examples/hello/hello)"' \
+	-DNGINX_DIR='"$(abspath $(B)/bench/nginx)"'
+$(B)/bench/http: | $(B)/examples/hello/hello
+
 $(B)/bench/%: bench/%.c $(B)/libeddy.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(B)/libeddy.a $(LIBS)
@@ -146,25 +160,42 @@ ifeq ($(CCNAME),clang)
 DEB_PKGS += libclang-rt-dev:sanitizer/asan_interface.h
 endif
 
+# The shell lines that install the packages listed in $$missing (as root,
+# with apt-get) or say which ones $(1) needs and stop.
+define apt_install
+[ -z "$$missing" ] && exit 0; \
+if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+  echo "installing$$missing"; \
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
+    >/dev/null || { apt-get update -q >/dev/null && \
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
+    >/dev/null; } || { echo "apt-get could not install$$missing"; exit 1; }; \
+else \
+  echo "$(1) needs these packages; install them (as root: apt-get install$$missing) and run make again."; \
+  exit 1; \
+fi
+endef
+
+# The shell loop adding to $$missing the packages of $(1) (package:command
+# pairs) whose command is not there.
+missing_cmds = for p in $(1); do \
+  command -v "$${p\#*:}" >/dev/null || missing="$$missing $${p%%:*}"; \
+done
+
 deps:
 	@missing=; for p in $(DEB_PKGS); do \
 	  printf '#include <%s>\n' "$${p#*:}" | $(CC) -E -x c - >/dev/null 2>&1 \
 	    || missing="$$missing $${p%%:*}"; \
 	done; \
-	for p in $(DEB_CMDS); do \
-	  command -v "$${p#*:}" >/dev/null || missing="$$missing $${p%%:*}"; \
-	done; \
-	[ -z "$$missing" ] && exit 0; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing$$missing"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
-	    >/dev/null || { apt-get update -q >/dev/null && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
-	    >/dev/null; } || { echo "apt-get could not install$$missing"; exit 1; }; \
-	else \
-	  echo "eddy needs these packages; install them (as root: apt-get install$$missing) and run make again."; \
-	  exit 1; \
-	fi
+	$(call missing_cmds,$(DEB_CMDS)); \
+	$(call apt_install,eddy)
+
+# The peers bench/http runs (Debian packages that bring a command).
+BENCH_CMDS := wrk:wrk nginx:nginx
+
+deps-bench:
+	@missing=; $(call missing_cmds,$(BENCH_CMDS)); \
+	$(call apt_install,bench/http)
 
 # The aarch64 switch test's tools, installed when possible, never required.
 XDEB_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
