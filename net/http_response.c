@@ -50,25 +50,43 @@ int eddy_http_resp_status_code(const eddy_http_resp *resp)
 	return resp ? resp->status : 0;
 }
 
-/* RFC 9110 5.6.2: tchar. */
-static bool is_token(const char *s)
+/* RFC 9110 5.6.2: tchar, as a table (a field name is checked per
+ * character on every response). */
+static const bool tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
+	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
+	['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
+/* The name's length if it is a token, else 0. */
+static size_t token_len(const char *s)
 {
-	if (!*s)
-		return false;
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (!((ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' &&
-						   (ch | 0x20) <= 'z') ||
-		      strchr("!#$%&'*+-.^_`|~", ch)))
-			return false;
-	}
-	return true;
+	size_t n = 0;
+	while (tchar[(unsigned char)s[n]])
+		n++;
+	return s[n] ? 0 : n;
 }
 
+/* The fields eddy writes itself; each starts with C, D or T. */
 static bool is_reserved(const char *name)
 {
 	static const char *const ours[] = { "Date", "Content-Length",
 					    "Transfer-Encoding", "Connection" };
+	char first = (char)(name[0] | 0x20);
+	if (first != 'c' && first != 'd' && first != 't')
+		return false;
 	for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
 		if (!strcasecmp(name, ours[i]))
 			return true;
@@ -78,14 +96,14 @@ static bool is_reserved(const char *name)
 int eddy_http_resp_header(eddy_http_resp *resp, const char *name,
 			  const char *value)
 {
-	if (!resp || !name || !value || !is_token(name) ||
-	    strpbrk(value, "\r\n"))
+	size_t nlen = name ? token_len(name) : 0;
+	if (!resp || !nlen || !value || strpbrk(value, "\r\n"))
 		return -EINVAL;
 	if (is_reserved(name))
 		return -EPERM;
 	if (resp->head_sent || resp->ended)
 		return -EALREADY;
-	size_t nlen = strlen(name), vlen = strlen(value);
+	size_t vlen = strlen(value);
 	struct http_buf *f = &resp->fields;
 	int err = http_buf_reserve(f, nlen + vlen + 4);
 	if (err)
