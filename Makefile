@@ -6,6 +6,7 @@
 #                   and the thread tests under TSan
 #   make bench      benchmarks against the peers (CPython, glibc, nginx, ...)
 #   make soak       the HTTP load test at full size: 10,000 connections x 100
+#   make fuzz       the HTTP parser under libFuzzer for FUZZ_SECONDS (clang)
 #   make install    PREFIX=/usr/local DESTDIR= ; make uninstall
 #   make clean
 #
@@ -13,6 +14,7 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+FUZZ_SECONDS ?= 60
 ARCH    := $(shell uname -m)
 CCNAME  := $(notdir $(firstword $(CC)))
 B       := build
@@ -54,8 +56,8 @@ XSKIP  = $(shell r=; command -v $(XQEMU) >/dev/null || r="no $(XQEMU)"; \
            r="$${r:+$$r, }$(firstword $(XCC)) cannot build static aarch64 binaries"; \
            echo "$$r")
 
-.PHONY: all test demo bench soak install uninstall clean deps deps-aarch64 \
-        deps-bench
+.PHONY: all test demo bench soak fuzz install uninstall clean deps \
+        deps-aarch64 deps-bench
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -84,6 +86,17 @@ soak: deps
 	@$(MAKE) --no-print-directory $(OUT)-test/tests/net_http_load
 	EDDY_LOAD_CONNS=10000 EDDY_LOAD_REQS=100 \
 	  $(OUT)-test/tests/net_http_load --verbose
+
+# The fuzzer mutates a copy of the seed corpus in build/, so the seeds in
+# tests/ stay as they are; what it adds there can be copied back by hand.
+fuzz:
+	@$(MAKE) --no-print-directory CC=clang deps
+	@$(MAKE) --no-print-directory $(B)/fuzz/http_parse_fuzz
+	@rm -rf $(B)/fuzz/corpus && mkdir -p $(B)/fuzz/corpus && \
+	  cp -r $(HTTP_CORPUS) $(B)/fuzz/corpus/
+	$(B)/fuzz/http_parse_fuzz -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=4096 -dict=tests/fuzz/http_parse.dict \
+	  -artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus/http_parse
 
 # --- the library, in each variant -------------------------------------------
 
@@ -136,6 +149,22 @@ $(B)/bench/http: ALL_CFLAGS += \
 	-DHELLO_BIN='"$(abspath $(B)/examples/hello/hello)"' \
 	-DNGINX_DIR='"$(abspath $(B)/bench/nginx)"'
 $(B)/bench/http: | $(B)/examples/hello/hello
+
+# tests/net_http_corpus replays the fuzzer's seeds: it is told where they are.
+HTTP_CORPUS := tests/fuzz/corpus/http_parse
+$(foreach v,test asan,$(OUT)-$(v)/tests/net_http_corpus.o): \
+	ALL_CFLAGS += -DEDDY_HTTP_CORPUS='"$(CURDIR)/$(HTTP_CORPUS)"'
+
+$(B)/fuzz/http_parse_fuzz: tests/fuzz/http_parse_fuzz.c net/http_parse.c \
+			   net/http_parse.h tests/net_http_check.h
+	@mkdir -p $(@D)
+	clang -std=c11 $(WARN) -g -O1 -I. -fno-omit-frame-pointer \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -o $@ $(filter %.c,$^)
+
+# bench/http_parse runs beside Node's classic http_parser.
+bench: DEB_PKGS += libhttp-parser-dev:http_parser.h
+$(B)/bench/http_parse: LIBS += -lhttp_parser
 
 $(B)/bench/%: bench/%.c $(B)/libeddy.a
 	@mkdir -p $(@D)

@@ -33,7 +33,7 @@ int eddy_tcp_connect(const char *host, const char *port, uint64_t timeout_ns)
 		return -EINVAL;
 	uint64_t deadline = net_deadline(timeout_ns), left;
 	struct addrinfo *res;
-	int err = net_resolve(host, port, 0, 1, &res);
+	int err = net_resolve(host, port, 0, 1, deadline, &res);
 	if (err)
 		return err;
 	int fd = -ENOENT;

@@ -61,6 +61,9 @@
  *   - Lines end in CRLF only: a bare LF or bare CR anywhere in the head is
  *     400.  Section 2.2 lets a recipient accept bare LF, but parsers that
  *     split lines differently are what smuggling feeds on.
+ *   - A field named Content_Length or Transfer_Encoding: 400.  Not in the
+ *     RFC, but a gateway that turns "_" into "-" (CGI does, for its
+ *     environment) would frame the body by a field we ignored.
  *   - Whitespace between a field name and its colon ("Content-Length :"):
  *     400 (section 5.1 says MUST); a line folded onto the previous one
  *     (obs-fold) or whitespace after the request line: 400 (sections 5.2
@@ -149,6 +152,31 @@ static bool equals_word(const char *s, size_t n, const char *word)
 	return i == n && !word[i];
 }
 
+/* s[0, n) would equal word if its underscores were dashes: the name a
+ * gateway that maps "_" to "-" (as CGI-style environments do) reads as
+ * word. */
+static bool twin_of_word(const char *s, size_t n, const char *word)
+{
+	size_t i = 0;
+	for (; i < n && word[i]; i++)
+		if ((s[i] == '_' ? '-' : lower(s[i])) != word[i])
+			return false;
+	return i == n && !word[i];
+}
+
+#ifdef EDDY_TEST_HOOKS
+/* Bytes this thread's calls have looked at, for the test that a head
+ * costs O(its length) however it is split. */
+static _Thread_local size_t looked_at;
+#define LOOKED_AT(n) (looked_at += (n))
+size_t eddy_http_parse_looked_at(void)
+{
+	return looked_at;
+}
+#else
+#define LOOKED_AT(n) ((void)0)
+#endif
+
 /* The limits in force: lim's, its zeros replaced by defaults, clamped so
  * that results fit an int and a request line never outgrows its head. */
 struct limits {
@@ -222,6 +250,7 @@ static int find_head_end(const char *buf, size_t len, const struct limits *l,
 		bool request_line = h->line_start_ == h->start_;
 		const char *nl = memchr(buf + h->scanned_, '\n',
 					len - h->scanned_);
+		LOOKED_AT((nl ? (size_t)(nl - buf) + 1 : len) - h->scanned_);
 		if (!nl) {
 			h->scanned_ = len;
 			/* The last byte may be the CR of the line's CRLF. */
@@ -309,12 +338,14 @@ static int parse_field_line(const char *buf, size_t *p,
 	q++;
 	while (is_ows(buf[q]))
 		q++;
-	size_t v = q, v_end = q;
-	for (; is(buf[q], C_VALUE); q++)
-		if (!is_ows(buf[q]))
-			v_end = q + 1;
+	size_t v = q;
+	while (is(buf[q], C_VALUE))
+		q++;
 	if (buf[q] != '\r' || buf[q + 1] != '\n')
 		return -400;
+	size_t v_end = q;
+	while (v_end > v && is_ows(buf[v_end - 1]))
+		v_end--;
 	f->value = buf + v;
 	f->value_len = v_end - v;
 	*p = q + 2;
@@ -334,6 +365,7 @@ struct framing {
 	bool last_chunked, bad_coding, unknown_coding;
 	bool close, keep_alive;
 	bool expect_continue, bad_expect;
+	bool framing_twin; /* Content_Length or Transfer_Encoding */
 };
 
 /* The next element of a comma-separated list v[*i, n): its bounds, OWS
@@ -455,10 +487,15 @@ static void note_field(struct framing *fr, const struct eddy_http_header *f)
 	case 14:
 		if (equals_word(n, len, "content-length"))
 			note_length(fr, v, vlen);
+		else
+			fr->framing_twin |= twin_of_word(n, len, "content-length");
 		break;
 	case 17:
 		if (equals_word(n, len, "transfer-encoding"))
 			note_codings(fr, v, vlen);
+		else
+			fr->framing_twin |=
+				twin_of_word(n, len, "transfer-encoding");
 		break;
 	}
 }
@@ -467,7 +504,8 @@ static void note_field(struct framing *fr, const struct eddy_http_header *f)
 static int decide_framing(const struct framing *fr, const struct limits *l,
 			  struct eddy_http_head *h)
 {
-	if (fr->hosts > 1 || fr->bad_host || (h->minor && !fr->hosts))
+	if (fr->hosts > 1 || fr->bad_host || (h->minor && !fr->hosts) ||
+	    fr->framing_twin)
 		return -400;
 	if (fr->codings) {
 		if (!h->minor || fr->has_length || fr->bad_coding ||
@@ -500,6 +538,7 @@ static int parse_head(const char *buf, size_t end, const struct limits *l,
 		      struct eddy_http_head *h)
 {
 	size_t p = h->start_;
+	LOOKED_AT(end - p);
 	int r = parse_request_line(buf, &p, h);
 	if (r)
 		return r;
@@ -529,6 +568,8 @@ int eddy_http_parse_head(const char *buf, size_t len,
 {
 	struct limits l = limits_of(lim);
 	int r;
+	/* The bytes of earlier calls are still there, with more after them. */
+	assert(len >= head->scanned_ && len >= head->start_);
 	if (!head->started_ && (r = skip_empty_lines(buf, len, head)) <= 0)
 		return r;
 	size_t end;

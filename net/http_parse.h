@@ -114,6 +114,13 @@ int eddy_http_parse_head(const char *buf, size_t len,
 			 const struct eddy_http_limits *lim,
 			 struct eddy_http_head *head);
 
+#ifdef EDDY_TEST_HOOKS
+/* Bytes of heads this thread's calls have looked at so far (the empty lines
+ * before a request aside): the scans for the head's end and the parse of
+ * complete heads. */
+size_t eddy_http_parse_looked_at(void);
+#endif
+
 /* The first field whose name equals name (a NUL-terminated string, any
  * case), or NULL. */
 const struct eddy_http_header *

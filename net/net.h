@@ -77,7 +77,7 @@ int eddy_tcp_accept(int lfd, struct sockaddr_storage *peer,
  * A socket connected to host:port within timeout_ns (0: none), or -errno.
  * The name is resolved by getaddrinfo on a worker thread
  * (eddy_to_thread), then each address is tried in order until one
- * connects, the time left shared among them.  -ETIMEDOUT, -ECONNREFUSED
+ * connects; the timeout covers the lookup and every attempt.  -ETIMEDOUT, -ECONNREFUSED
  * (the last address's error), -EHOSTUNREACH ..., -ENOENT for a name that
  * does not resolve, -EINVAL for a bad port.  The caller owns the
  * descriptor.

@@ -3,18 +3,27 @@
  * takes, so a name is looked up on the loop's worker pool while the task
  * waits; a numeric address, which needs no lookup, is answered at once.
  *
- * The lookup outlives its task when the task is cancelled: eddy_to_thread
- * returns at once and the worker finishes getaddrinfo regardless.  So the lookup's state is on the heap, not on
- * the task's stack, with two owners, the task and the worker; whichever
- * leaves last frees it (and a result nobody will read).
+ * The lookup outlives its task when the task stops waiting (cancelled, or
+ * past its deadline): eddy_to_thread returns at once and the worker
+ * finishes getaddrinfo regardless.  So the lookup's state is on the heap,
+ * not on the task's stack, with two owners, the task and the worker;
+ * whichever leaves last frees it (and a result nobody will read).
+ *
+ * A deadline.  eddy_to_thread has no timeout, so the wait is a race in a
+ * task group: one child waits for the worker, the other sleeps until the
+ * deadline, and each ends by "failing" with its outcome, so that the
+ * first to end makes the group cancel the other.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctx/alloc.h"
+#include "deadline.h"
+#include "loop/sync.h"
 #include "net.h"
 #include "tcp.h"
 
@@ -84,8 +93,75 @@ static struct lookup *lookup_new(const char *host, const char *port,
 	return l;
 }
 
+/*
+ * Hand l to a worker and wait: 0 with l's result ready, or -errno.
+ * *handed says whether a worker got l (it then owns a share of it).
+ *
+ * eddy_to_thread's -ECANCELED alone would be ambiguous: cancelled before
+ * the job reached a worker, or while it ran.  A task that passes the
+ * checkpoint here is not cancelled when eddy_to_thread starts (nothing
+ * runs in between), so there -ECANCELED means a worker has l, and any
+ * other error that none ever had it.
+ */
+static int lookup_from_task(struct lookup *l, bool *handed)
+{
+	*handed = false;
+	int err = eddy_yield();
+	if (err)
+		return err;
+	err = eddy_to_thread(lookup_run, l, EDDY_COPY, NULL);
+	*handed = !err || err == -ECANCELED;
+	return err;
+}
+
+/* The race of lookup_within (a pseudo-error: the lookup ended first). */
+#define LOOKUP_ENDED (-EALREADY)
+
+struct race {
+	struct lookup *l;
+	uint64_t timeout_ns;
+	bool handed;
+	int err; /* lookup_from_task's */
+};
+
+static void *race_lookup(void *arg)
+{
+	struct race *r = arg;
+	r->err = lookup_from_task(r->l, &r->handed);
+	return EDDY_GROUP_FAILED(LOOKUP_ENDED);
+}
+
+static void *race_timer(void *arg)
+{
+	struct race *r = arg;
+	if (eddy_sleep(r->timeout_ns) == 0)
+		return EDDY_GROUP_FAILED(-ETIMEDOUT);
+	return NULL; /* cancelled: the lookup ended first */
+}
+
+/* lookup_from_task, given up after timeout_ns with -ETIMEDOUT. */
+static int lookup_within(struct lookup *l, uint64_t timeout_ns, bool *handed)
+{
+	struct race r = { .l = l, .timeout_ns = timeout_ns, .err = -ECANCELED };
+	*handed = false;
+	eddy_group *g = eddy_group_new();
+	if (!g)
+		return -ENOMEM;
+	int err = eddy_group_spawn(g, race_lookup, &r, NULL);
+	if (err) {
+		eddy_group_free(g);
+		return err;
+	}
+	/* without the timer the lookup just takes as long as it takes */
+	eddy_group_spawn(g, race_timer, &r, NULL);
+	int first = eddy_group_wait(g, NULL);
+	eddy_group_free(g);
+	*handed = r.handed;
+	return r.err && first == -ETIMEDOUT ? -ETIMEDOUT : r.err;
+}
+
 int net_resolve(const char *host, const char *port, int passive, int offload,
-		struct addrinfo **res)
+		uint64_t deadline, struct addrinfo **res)
 {
 	struct addrinfo hints = {
 		.ai_socktype = SOCK_STREAM,
@@ -99,22 +175,17 @@ int net_resolve(const char *host, const char *port, int passive, int offload,
 		rc = getaddrinfo(host, port, &hints, res);
 		return net_gai_error(rc, errno);
 	}
+	uint64_t left;
+	int err = net_time_left(deadline, &left);
+	if (err)
+		return err;
 	struct lookup *l = lookup_new(host, port, passive);
 	if (!l)
 		return -ENOMEM;
-	/* eddy_to_thread's -ECANCELED is ambiguous: cancelled before the
-	 * job reached a worker (then no worker will leave the lookup), or
-	 * while it ran.  A task that passes this checkpoint is not cancelled
-	 * when eddy_to_thread starts (nothing runs in between), so there
-	 * -ECANCELED means a worker has the lookup; any other error, that
-	 * none ever had it. */
-	int err = eddy_yield();
-	if (err) {
-		eddy_free(l);
-		return err;
-	}
-	err = eddy_to_thread(lookup_run, l, EDDY_COPY, NULL);
-	if (err && err != -ECANCELED) {
+	bool handed;
+	err = left ? lookup_within(l, left, &handed)
+		   : lookup_from_task(l, &handed);
+	if (!handed) {
 		eddy_free(l);
 		return err;
 	}

@@ -57,7 +57,7 @@ static int bind_listen(const struct sockaddr *addr, socklen_t len,
 static int listen_any(const char *port, const eddy_tcp_listen_opts *o)
 {
 	struct addrinfo *res;
-	int err = net_resolve(NULL, port, 1, 0, &res);
+	int err = net_resolve(NULL, port, 1, 0, 0, &res);
 	if (err)
 		return err;
 	int port_be = res->ai_family == AF_INET6
@@ -86,7 +86,7 @@ int eddy_tcp_listen(const char *host, const char *port,
 	if (!host || !*host)
 		return listen_any(port, o);
 	struct addrinfo *res;
-	int err = net_resolve(host, port, 1, 0, &res);
+	int err = net_resolve(host, port, 1, 0, 0, &res);
 	if (err)
 		return err;
 	int fd = -EADDRNOTAVAIL;

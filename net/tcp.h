@@ -17,13 +17,14 @@ int net_close(int fd);
 /*
  * getaddrinfo for host:port, SOCK_STREAM, into *res (freeaddrinfo).
  * Numeric hosts are answered at once; a name is looked up on the worker
- * pool (eddy_to_thread) when offload is set, else right here.  host NULL
- * with passive: the wildcard address.  0 or -errno: -ENOENT for a name
- * that does not resolve, -EINVAL for a bad port, -EAGAIN when DNS
- * failed for now.
+ * pool (eddy_to_thread) when offload is set, giving up at deadline (as
+ * net_deadline makes it; 0: none), else right here.  host NULL with
+ * passive: the wildcard address.  0 or -errno: -ENOENT for a name that
+ * does not resolve, -EINVAL for a bad port, -EAGAIN when DNS failed for
+ * now, -ETIMEDOUT, -ECANCELED.
  */
 int net_resolve(const char *host, const char *port, int passive, int offload,
-		struct addrinfo **res);
+		uint64_t deadline, struct addrinfo **res);
 
 #ifdef EDDY_TEST_HOOKS
 /* Calls of accept made by eddy_tcp_accept, for the EMFILE tests. */

@@ -20,6 +20,12 @@
 
 #define HTTP_CHECK_HEADERS 32
 
+/* Limits small enough that short inputs reach every limit's path. */
+static const struct eddy_http_limits http_tight_limits = {
+	.max_request_line = 24, .max_head = 64, .max_headers = 3,
+	.max_body = 8,
+};
+
 /* A result and the head it filled, as offsets into the buffer, so that
  * heads parsed from different copies compare equal. */
 struct http_summary {
@@ -203,12 +209,47 @@ static inline int http_check_chunked(const char *data, size_t len,
 	return r;
 }
 
+/* Two calls, the first with the bytes before the cut, decode what one
+ * call decodes, at every cut: O(len^2), for the tests and the corpus. */
+static inline void http_check_chunked_every_split(
+	const char *data, size_t len, const struct eddy_http_limits *lim)
+{
+	char *whole = malloc(len + 1), *split = malloc(len + 1);
+	HTTP_CHECK(whole && split);
+	size_t used, made;
+	int r = http_chunked_pieces(data, len, len ? len : 1, len + 1, lim,
+				    whole, &used, &made);
+	for (size_t cut = 1; cut < len; cut++) {
+		struct eddy_http_chunked c;
+		eddy_http_chunked_init(&c, lim);
+		size_t i = 0, o = 0, consumed, produced;
+		int r2 = 0;
+		const size_t piece[2][2] = { { 0, cut }, { cut, len } };
+		for (int k = 0; k < 2 && !r2; k++) {
+			size_t n = piece[k][1] - piece[k][0];
+			char *b = http_copy(data + piece[k][0], n);
+			r2 = eddy_http_chunked_decode(&c, b, n, &consumed,
+						      split + o, len + 1 - o,
+						      &produced);
+			free(b);
+			HTTP_CHECK(r2 || consumed == n);
+			i += consumed;
+			o += produced;
+		}
+		HTTP_CHECK(r2 == r && i == used && o == made);
+		HTTP_CHECK(memcmp(split, whole, made) == 0);
+	}
+	free(whole);
+	free(split);
+}
+
 /*
  * Reads data as a server reads a connection: a head, its body, the next
  * head, and so on, checking the properties above on each head (every split
  * when exhaustive, else the two cuts given by seed) and each chunked body.
  * Returns 0 when the data ends exactly after a complete request, 1 when
  * the last request is incomplete, or the -STATUS that refused one.
+ * (Exhaustive also checks every split of each chunked body.)
  */
 static inline int http_check_stream(const char *data, size_t len,
 				    const struct eddy_http_limits *lim,
@@ -236,6 +277,9 @@ static inline int http_check_stream(const char *data, size_t len,
 			at += (size_t)head.content_length;
 		} else if (head.body == EDDY_HTTP_BODY_CHUNKED) {
 			size_t used;
+			if (exhaustive)
+				http_check_chunked_every_split(data + at,
+							       len - at, lim);
 			r = http_check_chunked(data + at, len - at,
 					       1 + seed % 7, lim, &used);
 			at += used;

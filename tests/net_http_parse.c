@@ -362,6 +362,16 @@ Test(net_http_parse, transfer_encoding_in_http10_is_400, .fini = free_buf)
 	cr_assert_eq(parse("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), -400);
 }
 
+Test(net_http_parse, framing_fields_spelled_with_underscores_are_400,
+     .fini = free_buf)
+{
+	cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+			   "Transfer_Encoding: chunked\r\n\r\n"),
+		     -400);
+	cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: a\r\nContent_length: 3\r\n\r\n"), -400);
+	cr_assert_gt(parse("POST / HTTP/1.1\r\nHost: a\r\nX_Content_Length: 3\r\n\r\n"), 0);
+}
+
 /* --- Host ------------------------------------------------------------------ */
 
 Test(net_http_parse, missing_host_in_http11_is_400, .fini = free_buf)
@@ -560,6 +570,32 @@ Test(net_http_parse, more_fields_than_the_array_holds_is_431,
 	cr_assert_gt(eddy_http_parse_head(req, sizeof req - 1, NULL, &h), 0);
 	eddy_http_head_init(&h, one, 1);
 	cr_assert_eq(eddy_http_parse_head(req, sizeof req - 1, NULL, &h), -431);
+}
+
+Test(net_http_parse, a_head_fed_byte_by_byte_is_looked_at_twice_at_most)
+{
+	/* 8 KiB of fields, one byte more at each call, as a slow client
+	 * sends them: re-reading the buffer each time would look at 32 MiB. */
+	size_t n = 8000;
+	char *req = malloc(n);
+	cr_assert_not_null(req);
+	memset(req, 'v', n);
+	static const char start[] = "GET / HTTP/1.1\r\nHost: a\r\nX: ";
+	memcpy(req, start, sizeof start - 1);
+	for (size_t i = 100; i < n - 4; i += 100)
+		memcpy(req + i, "\r\nX:", 4);
+	memcpy(req + n - 4, "\r\n\r\n", 4);
+	struct eddy_http_header f[HTTP_CHECK_HEADERS * 4];
+	struct eddy_http_head h;
+	eddy_http_head_init(&h, f, HTTP_CHECK_HEADERS * 4);
+	size_t before = eddy_http_parse_looked_at();
+	int r = 0;
+	for (size_t len = 1; len <= n && r == 0; len++)
+		r = eddy_http_parse_head(req, len, NULL, &h);
+	cr_assert_eq(r, (int)n, "%d", r);
+	cr_assert_eq(h.n_headers, 81);
+	cr_assert_leq(eddy_http_parse_looked_at() - before, 2 * n);
+	free(req);
 }
 
 Test(net_http_parse, the_buffer_may_move_between_calls, .fini = free_buf)
