@@ -713,3 +713,57 @@ Test(net_http_server, a_peer_that_resets_mid_response_does_not_disturb_another)
 {
 	run_test(reset_main);
 }
+
+/* ---- HTTP/1.0 streaming, and a body never invited ----------------------- */
+
+static void *stream_http10_main(void *arg)
+{
+	(void)arg;
+	struct harness *h = serve(stream);
+	int fd = client_connect(h);
+	client_send(fd, "GET / HTTP/1.0\r\n\r\n");
+	static char got[4096];
+	size_t len = 0;
+	ssize_t n;
+	while ((n = eddy_read_timeout(fd, got + len, sizeof got - 1 - len,
+				      WAIT_NS)) > 0)
+		len += (size_t)n;
+	cr_assert_eq(n, 0, "no EOF: %s", eddy_strerror((int)n));
+	got[len] = '\0';
+	/* no chunked coding for a 1.0 client: the close ends the body */
+	cr_expect_null(strstr(got, "Transfer-Encoding"), "%s", got);
+	cr_expect_not_null(strstr(got, "\r\nConnection: close\r\n"), "%s", got);
+	const char *body = strstr(got, "\r\n\r\n");
+	cr_assert_not_null(body);
+	cr_expect_str_eq(body + 4, "one,two,two,three");
+	eddy_close(fd);
+	harness_stop(h);
+	return NULL;
+}
+
+Test(net_http_server, a_stream_to_an_http_1_0_client_ends_with_the_connection)
+{
+	run_test(stream_http10_main);
+}
+
+static void *uninvited_main(void *arg)
+{
+	(void)arg;
+	struct harness *h = serve(ignore_body);
+	struct response r;
+	char value[64];
+	/* the client waits for 100 Continue, which never comes: the body
+	 * may or may not follow, so the connection cannot go on */
+	cr_expect(ask(h, "PUT /f HTTP/1.1\r\n" HOST "Content-Length: 4\r\n"
+		      "Expect: 100-continue\r\n\r\n", &r));
+	cr_expect_eq(r.status, 200);
+	cr_expect_str_eq(response_field(&r, "Connection", value,
+					sizeof value), "close");
+	harness_stop(h);
+	return NULL;
+}
+
+Test(net_http_server, a_body_never_invited_closes_the_connection)
+{
+	run_test(uninvited_main);
+}
