@@ -17,7 +17,7 @@
 
 #include "eddy.h"
 
-EDDY_SUITE(net_http_stop);
+EDDY_SUITE(net_http_stop_threads);
 
 #define MS 1000000ull
 
@@ -66,7 +66,7 @@ static void *client(void *arg)
 	return NULL;
 }
 
-Test(net_http_stop, a_request_in_flight_finishes_when_the_server_stops)
+Test(net_http_stop_threads, a_request_in_flight_finishes_when_the_server_stops)
 {
 	cr_assert_eq(pipe(started), 0);
 	eddy_http_server *http = eddy_http_server_new(&(eddy_http_opts){
