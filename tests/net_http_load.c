@@ -12,13 +12,17 @@
  * many responses were right, and the slowest request.
  *
  * The load runs three times.  The first round warms the server up (its
- * stack pool, its buffers, malloc's arenas); the server's resident memory
- * after the later rounds, once every connection has ended, must come back
- * within 5% (plus POOL_SLACK_KIB) of what it was after the first.  The
- * lower of the two later readings counts: a leak raises both, while the
- * allocators' caches make a single reading jump now and then.  (Not under
- * the sanitizers: AddressSanitizer's quarantine holds freed memory on
- * purpose.)
+ * stack pool, its buffers, malloc's arenas); after the later rounds, once
+ * every connection has ended, the server's memory must come back:
+ *   - the heap in use (mallinfo2, every arena) within 5% of its value
+ *     after the first round, and no more task stacks in use: exact, so
+ *     a leak of requests or connections shows at any size;
+ *   - resident memory within 5% of its value after the first round
+ *     (the lower of the two later readings counts).
+ * Each reading waits for the connection tasks to end, and leaves out
+ * what the allocators keep to reuse (see rss_kib).
+ * (Not under the sanitizers: AddressSanitizer's quarantine holds freed
+ * memory on purpose, and replaces malloc.)
  *
  * Counts: EDDY_LOAD_CONNS connections x EDDY_LOAD_REQS requests, by
  * default 1000 x 20 so that `make test` stays quick on two loaded cores;
@@ -51,16 +55,12 @@
 EDDY_SUITE(net_http_load);
 
 #define CONNECTING 256
-/* Added to the 5%: the stack pools hand stacks between the server's
- * thread and the shared depot in batches of up to 32 MiB, so which side
- * holds a few hundred warm stacks at the moment of reading varies.  Small
- * beside the full size's ~125 MiB, and beside any leak: 100 bytes a
- * request would be 100 MiB there. */
-#define POOL_SLACK_KIB 2048
 /* A bound for each connect, write and read, only so that a lost response
  * fails the test instead of hanging it: on two cores shared with other
  * work, 10,000 connections can wait long for their turn. */
 #define IO_TIMEOUT (300 * SEC)
+/* Tasks a one-loop eddy_server keeps while it runs, at most. */
+#define SERVER_TASKS 8
 #define SEC 1000000000ull
 
 static long knob(const char *name, long dflt)
@@ -249,6 +249,33 @@ static void *run_server(void *srv)
  * free heap memory malloc has not returned yet, and the stacks the stack
  * depot gives back in batches (task/stack_depot.c), which would make the
  * count jump by whole batches from one round to the next. */
+struct memory {
+	size_t heap;   /* bytes malloc has handed out and not had back */
+	size_t stacks; /* task stacks in use */
+};
+
+static struct memory memory_in_use(void)
+{
+	struct mallinfo2 m = mallinfo2();
+	struct eddy_stack_stats st;
+	eddy_stack_stats(&st);
+	return (struct memory){ m.uordblks + m.hblkhd, st.mapped - st.pooled };
+}
+
+/*
+ * Wait until the server's connection tasks are gone: all_ended fires
+ * when the last connection function returns, but eddy_server still
+ * closes each descriptor gracefully in its task afterwards.  What stays
+ * is the server's own few tasks (its loop's main task, the acceptor).
+ * Bounded: 10 s, in 1 ms steps, then the count is what it is.
+ */
+static void wait_for_tasks_to_end(void)
+{
+	for (int i = 0; i < 10000 && memory_in_use().stacks > SERVER_TASKS;
+	     i++)
+		usleep(1000);
+}
+
 static long rss_kib(void)
 {
 	struct eddy_stack_stats stacks;
@@ -280,6 +307,7 @@ static long round_trip(int cmd, int res)
 	struct tally t;
 	cr_assert_eq(read(res, &t, sizeof t), (ssize_t)sizeof t);
 	cr_assert_eq(read(all_ended, &n, sizeof n), (ssize_t)sizeof n);
+	wait_for_tasks_to_end();
 	cr_log_info("the slowest request took %.2f s", t.slowest);
 	if (t.refused || t.broken)
 		cr_log_error("%ld connections failed to open, %ld broke; "
@@ -336,6 +364,7 @@ Test(net_http_load, concurrent_keep_alive_connections_lose_nothing_and_memory_re
 	long ok = round_trip(cmd[1], res[0]);
 	cr_expect_eq(ok, want, "warm-up round: %ld of %ld responses", ok, want);
 	long warm = rss_kib(), after = LONG_MAX;
+	struct memory warm_mem = memory_in_use(), after_mem;
 	for (int round = 2; round <= 3; round++) {
 		ok = round_trip(cmd[1], res[0]);
 		cr_expect_eq(ok, want, "round %d: %ld of %ld responses", round,
@@ -343,13 +372,22 @@ Test(net_http_load, concurrent_keep_alive_connections_lose_nothing_and_memory_re
 		long rss = rss_kib();
 		after = rss < after ? rss : after;
 	}
+	after_mem = memory_in_use();
 #ifndef EDDY_TEST_LSAN
-	cr_expect_leq(after, warm + warm / 20 + POOL_SLACK_KIB,
+	cr_expect_leq(after_mem.heap, warm_mem.heap + warm_mem.heap / 20,
+		      "heap in use: %zu bytes after the rounds, %zu after "
+		      "warm-up", after_mem.heap, warm_mem.heap);
+	cr_expect_leq(after_mem.stacks, warm_mem.stacks,
+		      "stacks in use: %zu after the rounds, %zu after warm-up",
+		      after_mem.stacks, warm_mem.stacks);
+	cr_expect_leq(after, warm + warm / 20,
 		      "RSS %ld KiB after rounds 2 and 3, %ld after warm-up",
 		      after, warm);
 #endif
 	cr_log_info("%ld connections x %ld requests, 3 rounds: RSS %ld KiB "
-		    "after warm-up, %ld KiB after", conns, reqs, warm, after);
+		    "after warm-up, %ld KiB after; heap in use %zu -> %zu "
+		    "bytes", conns, reqs, warm, after, warm_mem.heap,
+		    after_mem.heap);
 
 	close(cmd[1]); /* the child ends */
 	int status;
