@@ -11,5 +11,6 @@
 #include "loop/loop.h"
 #include "loop/sync.h"
 #include "net/net.h"
+#include "net/http.h"
 
 #endif
