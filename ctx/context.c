@@ -6,9 +6,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "alloc.h"
+
+enum { BORROW_FREE, BORROW_BORROWING, BORROW_DETACHED, BORROW_DROPPED };
 
 char eddy_ctx_unset_mark;
 
@@ -20,18 +23,108 @@ static _Thread_local eddy_ctx *thread_base;
 static pthread_key_t base_key;
 static pthread_once_t base_key_once = PTHREAD_ONCE_INIT;
 
+/* A token for this thread: the address of a thread-local, unique among
+ * live threads. */
+static _Thread_local char thread_mark __attribute__((tls_model("initial-exec")));
+
+static uintptr_t this_thread(void)
+{
+	return (uintptr_t)&thread_mark;
+}
+
+/*
+ * Spare contexts.  A thread keeps up to CTX_SPARES freed contexts on a
+ * list of its own (linked through prev) and takes the next one from
+ * there: a copy that is dropped soon, the common case, then costs no call
+ * to malloc or free.  The list goes back to free() when the thread exits,
+ * through spares_key's destructor; after that, contexts are freed at once.
+ * To the test allocator hook a spare is a freed block, and taking one is
+ * an allocation, which it may fail.
+ */
+#define CTX_SPARES 16
+
+struct spares {
+	eddy_ctx *head;
+	unsigned n;
+	bool keyed;  /* spares_key holds this thread's list */
+	bool closed; /* the destructor ran: the thread is exiting */
+};
+
+static _Thread_local struct spares spares
+	__attribute__((tls_model("initial-exec")));
+static pthread_key_t spares_key;
+static pthread_once_t spares_once = PTHREAD_ONCE_INIT;
+static bool spares_key_made;
+
+static void drain_spares(void *list)
+{
+	struct spares *s = list;
+	s->closed = true;
+	while (s->head) {
+		eddy_ctx *ctx = s->head;
+		s->head = ctx->prev;
+		free(ctx); /* already counted freed when it became a spare */
+	}
+	s->n = 0;
+}
+
+static void make_spares_key(void)
+{
+	spares_key_made = pthread_key_create(&spares_key, drain_spares) == 0;
+}
+
+static eddy_ctx *ctx_mem_alloc(void)
+{
+	eddy_ctx *ctx = spares.head;
+	if (!ctx)
+		return eddy_alloc(sizeof *ctx);
+	if (eddy_alloc_due_to_fail())
+		return NULL;
+	spares.head = ctx->prev;
+	spares.n--;
+	eddy_alloc_relive(1);
+	return ctx;
+}
+
+/* Whether this thread's list may take a spare: it may from the first one
+ * until the thread exits. */
+static bool spares_open(struct spares *s)
+{
+	if (s->keyed || s->closed)
+		return !s->closed;
+	pthread_once(&spares_once, make_spares_key);
+	s->keyed = spares_key_made && pthread_setspecific(spares_key, s) == 0;
+	return s->keyed;
+}
+
+static void ctx_mem_free(eddy_ctx *ctx)
+{
+	struct spares *s = &spares;
+	if (s->n == CTX_SPARES || (s->n == 0 && !spares_open(s))) {
+		eddy_free(ctx);
+		return;
+	}
+	ctx->prev = s->head;
+	s->head = ctx;
+	s->n++;
+	eddy_alloc_relive(-1);
+}
+
 static eddy_ctx *ctx_alloc(void)
 {
-	eddy_ctx *ctx = eddy_alloc(sizeof *ctx);
+	eddy_ctx *ctx = ctx_mem_alloc();
 	if (!ctx) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	ctx->map = (eddy_hamt){ NULL, 0 };
+	ctx->map = EDDY_HAMT_EMPTY;
 	atomic_init(&ctx->refs, 1);
 	atomic_init(&ctx->owner, 0);
 	ctx->holds = 0;
 	ctx->prev = NULL;
+	ctx->borrower = NULL;
+	ctx->lender = NULL;
+	atomic_init(&ctx->borrow, BORROW_FREE);
 	return ctx;
 }
 
@@ -53,6 +146,128 @@ eddy_ctx *eddy_ctx_new(void)
 	return ctx;
 }
 
+/*
+ * Borrowed roots: context.h explains the protocol, docs/ctx.md why.
+ */
+
+static eddy_ctx *ctx_of_map(eddy_hamt *m)
+{
+	return (eddy_ctx *)((char *)m - offsetof(eddy_ctx, map));
+}
+
+/* Whether this thread has ctx current and claimed: then it alone changes
+ * ctx's mapping and its borrowing link. */
+static bool is_writer(const eddy_ctx *ctx)
+{
+	return atomic_load_explicit(&ctx->owner, memory_order_relaxed) ==
+	       this_thread();
+}
+
+/*
+ * The lender forgets its borrower.  Before a change to its mapping
+ * (passing = false) it counts the root once more first, as the borrower
+ * may drop it as soon as it reads FREE; at its death (passing = true) its
+ * own reference goes to the borrower.  Returns whether it went.
+ */
+static bool let_go(eddy_ctx *lender, bool passing)
+{
+	eddy_ctx *b = lender->borrower;
+	lender->borrower = NULL;
+	lender->map.before_change = NULL;
+	if (!passing)
+		eddy_hamt_hold_root(&lender->map);
+	int was = atomic_exchange_explicit(&b->borrow, BORROW_FREE,
+					   memory_order_acq_rel);
+	if (was == BORROW_BORROWING)
+		return passing;
+	if (!passing) /* the borrower counted the root itself, or is gone */
+		eddy_hamt_drop_root(&lender->map);
+	if (was == BORROW_DROPPED)
+		ctx_mem_free(b);
+	return false;
+}
+
+static void lender_changes(eddy_hamt *m)
+{
+	let_go(ctx_of_map(m), false);
+}
+
+/* The borrower is about to change its mapping: it counts its root. */
+static void borrower_changes(eddy_hamt *m)
+{
+	eddy_ctx *ctx = ctx_of_map(m);
+	int borrowing = BORROW_BORROWING;
+	m->before_change = NULL;
+	eddy_hamt_hold_root(m);
+	if (!atomic_compare_exchange_strong_explicit(
+		    &ctx->borrow, &borrowing, BORROW_DETACHED,
+		    memory_order_acq_rel, memory_order_acquire))
+		eddy_hamt_drop_root(m); /* FREE: the lender counted it for us */
+}
+
+/*
+ * A borrower's last reference is gone: its mapping is dropped, and the
+ * result says whether its memory may go too, or stays as a husk for the
+ * lender to free.
+ */
+static bool borrower_dies(eddy_ctx *ctx)
+{
+	eddy_ctx *lender = ctx->lender;
+	int state = atomic_load_explicit(&ctx->borrow, memory_order_acquire);
+	ctx->map.before_change = NULL;
+	if (state == BORROW_FREE)
+		return true;
+	/* The lender is current here, so alive, and only this thread can
+	 * touch the link: plain stores undo it.  (lender is compared before
+	 * it is read: if it died, another context may have its address, but
+	 * not this borrower.) */
+	bool here = lender == eddy_ctx_now && is_writer(lender) &&
+		    lender->borrower == ctx;
+	if (here) {
+		lender->borrower = NULL;
+		lender->map.before_change = NULL;
+	} else {
+		state = atomic_exchange_explicit(&ctx->borrow, BORROW_DROPPED,
+						 memory_order_acq_rel);
+	}
+	if (state == BORROW_BORROWING)
+		eddy_hamt_forget(&ctx->map);
+	if (here || state == BORROW_FREE)
+		return true;
+	eddy_hamt_clear(&ctx->map); /* a husk keeps no nodes */
+	return false;
+}
+
+static void ctx_destroy(eddy_ctx *ctx)
+{
+	if (ctx->borrower && let_go(ctx, true))
+		eddy_hamt_forget(&ctx->map);
+	if (ctx->lender && !borrower_dies(ctx))
+		return;
+	if (ctx->map.root)
+		eddy_hamt_clear(&ctx->map);
+	ctx_mem_free(ctx);
+}
+
+/* Whether src, this thread's current context, may lend its root to one
+ * more copy.  A husk left in its borrower slot is freed on the way: a
+ * dropped borrower never touches its state again. */
+static bool can_lend(eddy_ctx *src)
+{
+	if (!src->map.root || src->map.before_change == borrower_changes ||
+	    !is_writer(src))
+		return false;
+	eddy_ctx *b = src->borrower;
+	if (!b)
+		return true;
+	if (atomic_load_explicit(&b->borrow, memory_order_acquire) !=
+	    BORROW_DROPPED)
+		return false;
+	src->borrower = NULL;
+	ctx_mem_free(b);
+	return true;
+}
+
 eddy_ctx *eddy_ctx_copy(const eddy_ctx *src)
 {
 	if (!src) {
@@ -62,7 +277,19 @@ eddy_ctx *eddy_ctx_copy(const eddy_ctx *src)
 	eddy_ctx *ctx = ctx_alloc();
 	if (!ctx)
 		return NULL;
-	eddy_hamt_share(&ctx->map, &src->map);
+	eddy_ctx *lender = eddy_ctx_now;
+	if (lender == src && can_lend(lender)) {
+		ctx->map.root = lender->map.root;
+		ctx->map.count = lender->map.count;
+		ctx->map.before_change = borrower_changes;
+		ctx->lender = lender;
+		atomic_store_explicit(&ctx->borrow, BORROW_BORROWING,
+				      memory_order_relaxed);
+		lender->borrower = ctx;
+		lender->map.before_change = lender_changes;
+	} else {
+		eddy_hamt_share(&ctx->map, &src->map);
+	}
 	memcpy(ctx->cache, src->cache, sizeof ctx->cache);
 	return ctx;
 }
@@ -88,8 +315,7 @@ void eddy_ctx_unref(eddy_ctx *ctx)
 	if (atomic_load_explicit(&ctx->refs, memory_order_acquire) != 1 &&
 	    atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	eddy_hamt_clear(&ctx->map);
-	eddy_free(ctx);
+	ctx_destroy(ctx);
 }
 
 static void free_thread_base(void *base)
@@ -122,15 +348,6 @@ eddy_ctx *eddy_ctx_current(void)
 	}
 	eddy_ctx_now = base;
 	return base;
-}
-
-/* A token for this thread: the address of a thread-local, unique among
- * live threads. */
-static _Thread_local char thread_mark __attribute__((tls_model("initial-exec")));
-
-static uintptr_t this_thread(void)
-{
-	return (uintptr_t)&thread_mark;
 }
 
 int eddy_ctx_claim(eddy_ctx *ctx)
@@ -246,7 +463,7 @@ size_t eddy_ctx_len(const eddy_ctx *ctx)
 
 void eddy_ctx_iter_begin(eddy_ctx_iter *it, const eddy_ctx *ctx)
 {
-	static const eddy_hamt empty = { NULL, 0 };
+	static const eddy_hamt empty = { .root = NULL };
 	eddy_hamt_iter_begin(it, ctx ? &ctx->map : &empty);
 }
 

@@ -25,6 +25,29 @@
  * the shared mapping too.
  *
  *     cache[var->cache_slot] = { var, value | CTX_UNSET }
+ *
+ * Borrowed roots.  A copy made by the thread that has its source current
+ * (copy_current, every spawn) does not count its reference to the root:
+ * it borrows the source's, so copy and unref cost no atomic operation.
+ * The source (the lender) keeps at most one borrower, and both sides keep
+ * the link: lender->borrower, borrower->lender, and the borrower's state,
+ * an atomic word both sides may change:
+ *
+ *   BORROWING  the root is the lender's reference; the lender keeps it
+ *   DETACHED   the borrower counted the root itself before its first change
+ *   DROPPED    the borrower died while BORROWING or DETACHED: its memory
+ *              (a husk) waits for the lender to free it
+ *   FREE       the lender let go: it handed over a counted reference (or
+ *              saw the borrower's own), and forgot the borrower
+ *
+ * Whoever moves the state decides with one exchange, so a lender and a
+ * borrower on two threads settle without a lock; the lender's own fields
+ * are changed only by the thread that has it current (its writer) or by
+ * its last unref.  Before the lender changes its mapping (before_change)
+ * it counts the root for the borrower; at its death it passes its
+ * reference on.  The case that costs nothing: the borrower dies on the
+ * thread that has the lender current, which alone may touch the link
+ * then, and unhooks it with plain stores.
  */
 #ifndef EDDY_CONTEXT_H
 #define EDDY_CONTEXT_H
@@ -51,6 +74,9 @@ struct eddy_ctx {
 	_Atomic(uintptr_t) owner; /* the entering thread's eddy_ctx_thread_id */
 	unsigned holds;           /* how often the owner holds it; its own */
 	eddy_ctx *prev;           /* current before eddy_ctx_enter */
+	eddy_ctx *borrower;       /* lends its root to it; the writer's */
+	eddy_ctx *lender;         /* borrowed its root from it, or NULL */
+	atomic_int borrow;        /* a borrower's state, see above */
 	struct ctx_cache_entry cache[CTX_CACHE_SLOTS];
 };
 

@@ -361,6 +361,8 @@ static int set_in(node **slot, unsigned shift, struct set_op *op)
 int eddy_hamt_set(eddy_hamt *m, const eddy_var *key, void *val, void **old,
 		  int *had_old)
 {
+	if (m->before_change)
+		m->before_change(m);
 	struct set_op op; /* not an initialiser: it would zero the path */
 	op.key = key;
 	op.val = val;
@@ -469,6 +471,8 @@ int eddy_hamt_delete(eddy_hamt *m, const eddy_var *key)
 	void *unused;
 	if (eddy_hamt_find(m, key, &unused))
 		return -ENOENT;
+	if (m->before_change)
+		m->before_change(m);
 	struct entry lone;
 	struct path p;
 	p.n = 0;
@@ -488,15 +492,27 @@ void eddy_hamt_share(eddy_hamt *dst, const eddy_hamt *src)
 	assert(!dst->root);
 	if (src->root)
 		node_ref(src->root);
-	*dst = *src;
+	dst->root = src->root;
+	dst->count = src->count;
 }
 
 void eddy_hamt_clear(eddy_hamt *m)
 {
+	if (m->before_change)
+		m->before_change(m);
 	if (m->root)
 		node_unref(m->root);
-	m->root = NULL;
-	m->count = 0;
+	eddy_hamt_forget(m);
+}
+
+void eddy_hamt_hold_root(const eddy_hamt *m)
+{
+	node_ref(m->root);
+}
+
+void eddy_hamt_drop_root(const eddy_hamt *m)
+{
+	atomic_fetch_sub_explicit(&m->root->refs, 1, memory_order_release);
 }
 
 static_assert(sizeof(((eddy_ctx_iter *)0)->node) / sizeof(void *) ==

@@ -13,11 +13,20 @@
 struct eddy_hamt_node;
 
 /* One version of the mapping: a reference to its root and its size.  Two
- * versions share every node they have in common. */
+ * versions share every node they have in common.
+ *
+ * before_change is for the context layer, whose copies may hold a root
+ * without counting it (docs/ctx.md, "Borrowed roots"): while set, the
+ * root's reference count does not tell whether this version alone reaches
+ * it, so set, delete and clear call before_change first, which puts the
+ * count right and clears the field. */
 typedef struct eddy_hamt {
 	struct eddy_hamt_node *root; /* NULL when empty */
 	size_t count;
+	void (*before_change)(struct eddy_hamt *m);
 } eddy_hamt;
+
+#define EDDY_HAMT_EMPTY ((eddy_hamt){ .root = NULL })
 
 /* 0 and *val, or -ENOENT. */
 int eddy_hamt_find(const eddy_hamt *m, const eddy_var *key, void **val);
@@ -38,6 +47,19 @@ void eddy_hamt_share(eddy_hamt *dst, const eddy_hamt *src);
 
 /* Drops m's reference to its nodes; m becomes empty. */
 void eddy_hamt_clear(eddy_hamt *m);
+
+/* One more reference to m's root, and one less (not the last): what the
+ * context layer uses to turn a borrowed root into a counted one. */
+void eddy_hamt_hold_root(const eddy_hamt *m);
+void eddy_hamt_drop_root(const eddy_hamt *m);
+
+/* m becomes empty without dropping a reference: for a root m never
+ * counted, or whose reference went to another version. */
+static inline void eddy_hamt_forget(eddy_hamt *m)
+{
+	m->root = NULL;
+	m->count = 0;
+}
 
 /*
  * Calls fn for every key whose value in `changed` differs from `base`: with

@@ -28,7 +28,7 @@ int eddy_ctx_merge(eddy_ctx *into, const eddy_ctx *from, const eddy_ctx *base)
 		return -EINVAL;
 	/* Build the merged version beside into's own, so that running out of
 	 * memory halfway leaves into untouched. */
-	eddy_hamt result = { NULL, 0 };
+	eddy_hamt result = EDDY_HAMT_EMPTY;
 	eddy_hamt_share(&result, &into->map);
 	struct apply a = { &result, 0 };
 	int err = eddy_hamt_diff(&base->map, &from->map, apply_change, &a);
