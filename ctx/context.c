@@ -217,12 +217,10 @@ static bool borrower_dies(eddy_ctx *ctx)
 	ctx->map.before_change = NULL;
 	if (state == BORROW_FREE)
 		return true;
-	/* The lender is current here, so alive, and only this thread can
-	 * touch the link: plain stores undo it.  (lender is compared before
-	 * it is read: if it died, another context may have its address, but
-	 * not this borrower.) */
-	bool here = lender == eddy_ctx_now && is_writer(lender) &&
-		    lender->borrower == ctx;
+	/* Not FREE: the lender has not let go, so it is alive and its
+	 * borrower is still this one.  If it is current here, only this
+	 * thread can touch the link: plain stores undo it. */
+	bool here = lender == eddy_ctx_now && is_writer(lender);
 	if (here) {
 		lender->borrower = NULL;
 		lender->map.before_change = NULL;
