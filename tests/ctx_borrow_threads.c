@@ -18,26 +18,13 @@
 #include "ctx/alloc.h"
 #include "ctx/context.h"
 #include "eddy.h"
+#include "pthread_join.h"
 
 EDDY_SUITE(ctx_borrow_threads);
 
 #define V(n) ((void *)(uintptr_t)(n))
 
 static eddy_var *a, *b;
-
-static pthread_t start(void *(*fn)(void *), void *arg)
-{
-	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, fn, arg), 0);
-	return t;
-}
-
-static void *finish(pthread_t t)
-{
-	void *result;
-	cr_assert_eq(pthread_join(t, &result), 0);
-	return result;
-}
 
 /* A context holding a = 1, b = 2, entered: the lender of the tests. */
 static eddy_ctx *entered_source(void)
