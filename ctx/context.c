@@ -164,106 +164,103 @@ static bool is_writer(const eddy_ctx *ctx)
 }
 
 /*
- * The lender forgets its borrower.  Before a change to its mapping
- * (passing = false) it counts the root once more first, as the borrower
- * may drop it as soon as it reads FREE; at its death (passing = true) its
- * own reference goes to the borrower.  Returns whether it went.
+ * The lender is done with its root (its change is complete, or it is
+ * cleared): it forgets the borrower.  A borrower that still borrows gets
+ * the lender's reference, and the result is true: nothing to drop here.
+ * A borrower that was dropped meanwhile left its memory, freed here.
  */
-static bool let_go(eddy_ctx *lender, bool passing)
+static bool lender_release(eddy_hamt *m)
 {
-	eddy_ctx *b = lender->borrower;
+	eddy_ctx *lender = ctx_of_map(m), *b = lender->borrower;
 	lender->borrower = NULL;
-	lender->map.before_change = NULL;
-	if (!passing)
-		eddy_hamt_hold_root(&lender->map);
+	m->root_release = NULL;
 	int was = atomic_exchange_explicit(&b->borrow, BORROW_FREE,
 					   memory_order_acq_rel);
-	if (was == BORROW_BORROWING)
-		return passing;
-	if (!passing) /* the borrower counted the root itself, or is gone */
-		eddy_hamt_drop_root(&lender->map);
 	if (was == BORROW_DROPPED)
 		ctx_mem_free(b);
-	return false;
+	return was == BORROW_BORROWING;
 }
 
-static void lender_changes(eddy_hamt *m)
-{
-	let_go(ctx_of_map(m), false);
-}
-
-/* The borrower is about to change its mapping: it counts its root. */
-static void borrower_changes(eddy_hamt *m)
+/* The borrower is done with the lender's root (its own change is
+ * complete, or it is cleared): the lender's reference stays the lender's,
+ * unless the lender passed it on already (FREE), when it is ours to drop. */
+static bool borrower_release(eddy_hamt *m)
 {
 	eddy_ctx *ctx = ctx_of_map(m);
 	int borrowing = BORROW_BORROWING;
-	m->before_change = NULL;
-	eddy_hamt_hold_root(m);
-	if (!atomic_compare_exchange_strong_explicit(
-		    &ctx->borrow, &borrowing, BORROW_DETACHED,
-		    memory_order_acq_rel, memory_order_acquire))
-		eddy_hamt_drop_root(m); /* FREE: the lender counted it for us */
+	m->root_release = NULL;
+	return atomic_compare_exchange_strong_explicit(
+		&ctx->borrow, &borrowing, BORROW_DETACHED,
+		memory_order_acq_rel, memory_order_acquire);
+}
+
+/* The lender let go of ctx (FREE): if ctx still has the root it borrowed,
+ * that reference is its own now.  (Its root_release may also be a
+ * lender's, for a copy of its own: that one stays.) */
+static void settled(eddy_ctx *ctx)
+{
+	if (ctx->map.root_release == borrower_release)
+		ctx->map.root_release = NULL;
 }
 
 /*
- * A borrower's last reference is gone: its mapping is dropped, and the
- * result says whether its memory may go too, or stays as a husk for the
- * lender to free.
+ * A borrower's last reference is gone.  Returns whether its memory may go
+ * now, with its mapping to be cleared; otherwise it was left as a husk
+ * for the lender to free, its mapping already let go.
  */
 static bool borrower_dies(eddy_ctx *ctx)
 {
 	eddy_ctx *lender = ctx->lender;
 	int state = atomic_load_explicit(&ctx->borrow, memory_order_acquire);
-	ctx->map.before_change = NULL;
-	if (state == BORROW_FREE)
+	if (state == BORROW_FREE) {
+		settled(ctx);
 		return true;
+	}
 	/* Not FREE: the lender has not let go, so it is alive and its
 	 * borrower is still this one.  If it is current here, only this
 	 * thread can touch the link: plain stores undo it. */
 	bool here = lender == eddy_ctx_now && is_writer(lender);
 	if (here) {
 		lender->borrower = NULL;
-		lender->map.before_change = NULL;
+		lender->map.root_release = NULL;
 	} else {
 		state = atomic_exchange_explicit(&ctx->borrow, BORROW_DROPPED,
 						 memory_order_acq_rel);
 	}
 	if (state == BORROW_BORROWING)
-		eddy_hamt_forget(&ctx->map);
+		eddy_hamt_forget(&ctx->map); /* the lender's reference */
+	else if (state == BORROW_FREE)
+		settled(ctx); /* passed to us meanwhile */
 	if (here || state == BORROW_FREE)
 		return true;
-	eddy_hamt_clear(&ctx->map); /* a husk keeps no nodes */
+	eddy_hamt_clear(&ctx->map); /* a husk holds no nodes */
 	return false;
 }
 
 static void ctx_destroy(eddy_ctx *ctx)
 {
-	if (ctx->borrower && let_go(ctx, true))
-		eddy_hamt_forget(&ctx->map);
 	if (ctx->lender && !borrower_dies(ctx))
 		return;
-	if (ctx->map.root)
-		eddy_hamt_clear(&ctx->map);
+	eddy_hamt_clear(&ctx->map); /* a lender's root goes to its borrower */
 	ctx_mem_free(ctx);
 }
 
 /* Whether src, this thread's current context, may lend its root to one
- * more copy.  A husk left in its borrower slot is freed on the way: a
- * dropped borrower never touches its state again. */
+ * more copy: not while it borrows one or lends it already.  A husk left
+ * in its borrower slot is freed on the way: a dropped borrower never
+ * touches its state again. */
 static bool can_lend(eddy_ctx *src)
 {
-	if (!src->map.root || src->map.before_change == borrower_changes ||
-	    !is_writer(src))
+	if (!src->map.root || !is_writer(src))
 		return false;
 	eddy_ctx *b = src->borrower;
-	if (!b)
-		return true;
-	if (atomic_load_explicit(&b->borrow, memory_order_acquire) !=
-	    BORROW_DROPPED)
-		return false;
-	src->borrower = NULL;
-	ctx_mem_free(b);
-	return true;
+	if (b && atomic_load_explicit(&b->borrow, memory_order_acquire) ==
+			 BORROW_DROPPED) {
+		src->borrower = NULL;
+		src->map.root_release = NULL;
+		ctx_mem_free(b);
+	}
+	return !src->map.root_release;
 }
 
 eddy_ctx *eddy_ctx_copy(const eddy_ctx *src)
@@ -279,12 +276,12 @@ eddy_ctx *eddy_ctx_copy(const eddy_ctx *src)
 	if (lender == src && can_lend(lender)) {
 		ctx->map.root = lender->map.root;
 		ctx->map.count = lender->map.count;
-		ctx->map.before_change = borrower_changes;
+		ctx->map.root_release = borrower_release;
 		ctx->lender = lender;
 		atomic_store_explicit(&ctx->borrow, BORROW_BORROWING,
 				      memory_order_relaxed);
 		lender->borrower = ctx;
-		lender->map.before_change = lender_changes;
+		lender->map.root_release = lender_release;
 	} else {
 		eddy_hamt_share(&ctx->map, &src->map);
 	}

@@ -33,21 +33,24 @@
  * the link: lender->borrower, borrower->lender, and the borrower's state,
  * an atomic word both sides may change:
  *
- *   BORROWING  the root is the lender's reference; the lender keeps it
- *   DETACHED   the borrower counted the root itself before its first change
+ *   BORROWING  the borrower's root rides on the lender's reference
+ *   DETACHED   the borrower changed its mapping and uses that root no more
  *   DROPPED    the borrower died while BORROWING or DETACHED: its memory
  *              (a husk) waits for the lender to free it
- *   FREE       the lender let go: it handed over a counted reference (or
- *              saw the borrower's own), and forgot the borrower
+ *   FREE       the lender let go: if the state was BORROWING, its
+ *              reference became the borrower's
  *
- * Whoever moves the state decides with one exchange, so a lender and a
- * borrower on two threads settle without a lock; the lender's own fields
- * are changed only by the thread that has it current (its writer) or by
- * its last unref.  Before the lender changes its mapping (before_change)
- * it counts the root for the borrower; at its death it passes its
- * reference on.  The case that costs nothing: the borrower dies on the
- * thread that has the lender current, which alone may touch the link
- * then, and unhooks it with plain stores.
+ * While linked, both maps have root_release set (hamt.h), so neither
+ * changes the shared root in place: each copies it, and once done with
+ * it (the change committed, or the map is cleared) settles the reference
+ * with one atomic operation on the state: the lender exchanges it for
+ * FREE, passing its reference on if the borrower still borrows; the
+ * borrower compares-and-swaps BORROWING for DETACHED, and drops the root
+ * itself if it finds FREE.  A borrower that dies in a thread other than
+ * the lender's writer (the thread that has the lender current) exchanges
+ * the state for DROPPED.  The case that costs nothing: the borrower dies
+ * on the lender's writer thread, which alone may touch the link then,
+ * and unhooks it with plain stores.
  */
 #ifndef EDDY_CONTEXT_H
 #define EDDY_CONTEXT_H

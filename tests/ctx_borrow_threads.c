@@ -84,7 +84,7 @@ Test(ctx_borrow_threads, copy_dropped_here_unhooks_and_returns_its_block)
 	long live = eddy_alloc_live();
 	eddy_ctx_unref(eddy_ctx_copy_current());
 	cr_assert_null(src->borrower);
-	cr_assert_null(src->map.before_change);
+	cr_assert_null(src->map.root_release);
 	cr_assert_eq(eddy_alloc_live(), live);
 	eddy_ctx *again = eddy_ctx_copy_current();
 	cr_assert_eq(src->borrower, again, "the slot is free for the next");
@@ -131,6 +131,61 @@ Test(ctx_borrow_threads, set_in_the_source_leaves_the_copy_its_values)
 	cr_assert_eq(eddy_var_set(a, V(1), NULL), 0);
 	cr_assert_eq(eddy_alloc_live(), live, "the old root went with the copy");
 	done(src);
+}
+
+/* The source passed its root on to the copy: each kind of change copies
+ * that root instead of changing or freeing it. */
+Test(ctx_borrow_threads, new_var_in_the_source_stays_out_of_the_copy)
+{
+	eddy_ctx *src = entered_source();
+	eddy_var *c = eddy_var_new("c");
+	eddy_ctx *copy = eddy_ctx_copy_current();
+	cr_assert_eq(eddy_var_set(c, V(3), NULL), 0);
+	cr_assert_eq(value(src, c), V(3));
+	cr_assert_eq(value(copy, c), V(-1));
+	cr_assert_eq(eddy_ctx_len(copy), 2);
+	cr_assert_eq(value(copy, a), V(1));
+	eddy_ctx_unref(copy);
+	done(src);
+	eddy_var_free(c);
+}
+
+Test(ctx_borrow_threads, reset_in_the_source_leaves_the_copy_its_value)
+{
+	eddy_ctx *src = entered_source();
+	eddy_var *c = eddy_var_new("c");
+	eddy_token *tok;
+	cr_assert_eq(eddy_var_set(c, V(3), &tok), 0);
+	eddy_ctx *copy = eddy_ctx_copy_current();
+	cr_assert_eq(eddy_var_reset(c, tok), 0);
+	cr_assert_eq(value(src, c), V(-1));
+	cr_assert_eq(value(copy, c), V(3));
+	eddy_token_free(tok);
+	eddy_ctx_unref(copy);
+	done(src);
+	eddy_var_free(c);
+}
+
+Test(ctx_borrow_threads, source_out_of_memory_keeps_the_root_for_both)
+{
+	eddy_ctx *src = entered_source();
+	eddy_var *c = eddy_var_new("c");
+	long live = eddy_alloc_live();
+	eddy_ctx *copy = eddy_ctx_copy_current();
+	eddy_alloc_fail_nth(1);
+	cr_assert_eq(eddy_var_set(c, V(3), NULL), -ENOMEM);
+	eddy_alloc_fail_nth(0);
+	cr_assert_eq(eddy_alloc_live(), live + 1, "only the copy");
+	cr_assert_eq(value(src, c), V(-1));
+	cr_assert_eq(value(src, a), V(1));
+	cr_assert_eq(eddy_var_set(a, V(4), NULL), 0, "and then succeeds");
+	cr_assert_eq(value(copy, a), V(1));
+	cr_assert_eq(value(src, a), V(4));
+	eddy_ctx_unref(copy);
+	cr_assert_eq(eddy_var_set(a, V(1), NULL), 0);
+	cr_assert_eq(eddy_alloc_live(), live);
+	done(src);
+	eddy_var_free(c);
 }
 
 static void *set_a_to_20(void *arg)
