@@ -52,6 +52,38 @@ struct spares {
 
 static _Thread_local struct spares spares
 	__attribute__((tls_model("initial-exec")));
+
+/* Under AddressSanitizer a spare stays poisoned but for its link, so that
+ * a use of a context after its last unref is still reported. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CTX_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CTX_ASAN 1
+#endif
+#endif
+
+#ifdef CTX_ASAN
+#include <sanitizer/asan_interface.h>
+
+static void spare_poison(eddy_ctx *ctx, bool poison)
+{
+	char *start = (char *)ctx, *link = (char *)&ctx->prev;
+	char *after = link + sizeof ctx->prev, *end = start + sizeof *ctx;
+	if (poison) {
+		ASAN_POISON_MEMORY_REGION(start, (size_t)(link - start));
+		ASAN_POISON_MEMORY_REGION(after, (size_t)(end - after));
+	} else {
+		ASAN_UNPOISON_MEMORY_REGION(start, sizeof *ctx);
+	}
+}
+#else
+static void spare_poison(eddy_ctx *ctx, bool poison)
+{
+	(void)ctx;
+	(void)poison;
+}
+#endif
 static pthread_key_t spares_key;
 static pthread_once_t spares_once = PTHREAD_ONCE_INIT;
 static bool spares_key_made;
@@ -63,6 +95,7 @@ static void drain_spares(void *list)
 	while (s->head) {
 		eddy_ctx *ctx = s->head;
 		s->head = ctx->prev;
+		spare_poison(ctx, false);
 		free(ctx); /* already counted freed when it became a spare */
 	}
 	s->n = 0;
@@ -83,6 +116,7 @@ static eddy_ctx *ctx_mem_alloc(void)
 	spares.head = ctx->prev;
 	spares.n--;
 	eddy_alloc_relive(1);
+	spare_poison(ctx, false);
 	return ctx;
 }
 
@@ -108,6 +142,7 @@ static void ctx_mem_free(eddy_ctx *ctx)
 	s->head = ctx;
 	s->n++;
 	eddy_alloc_relive(-1);
+	spare_poison(ctx, true);
 }
 
 static eddy_ctx *ctx_alloc(void)
@@ -219,22 +254,29 @@ static bool borrower_dies(eddy_ctx *ctx)
 	/* Not FREE: the lender has not let go, so it is alive and its
 	 * borrower is still this one.  If it is current here, only this
 	 * thread can touch the link: plain stores undo it. */
-	bool here = lender == eddy_ctx_now && is_writer(lender);
-	if (here) {
+	if (lender == eddy_ctx_now && is_writer(lender)) {
 		lender->borrower = NULL;
 		lender->map.root_release = NULL;
-	} else {
-		state = atomic_exchange_explicit(&ctx->borrow, BORROW_DROPPED,
-						 memory_order_acq_rel);
-	}
-	if (state == BORROW_BORROWING)
-		eddy_hamt_forget(&ctx->map); /* the lender's reference */
-	else if (state == BORROW_FREE)
-		settled(ctx); /* passed to us meanwhile */
-	if (here || state == BORROW_FREE)
+		if (state == BORROW_BORROWING)
+			eddy_hamt_forget(&ctx->map); /* the lender's reference */
 		return true;
-	eddy_hamt_clear(&ctx->map); /* a husk holds no nodes */
-	return false;
+	}
+	/* Once DROPPED is published the lender may free this memory at any
+	 * moment, so the mapping is let go before: a root of our own
+	 * (DETACHED) is cleared, a borrowed one kept aside, in case the
+	 * lender passes its reference on in the meantime (FREE). */
+	eddy_hamt borrowed = EDDY_HAMT_EMPTY;
+	if (state == BORROW_BORROWING) {
+		borrowed.root = ctx->map.root;
+		eddy_hamt_forget(&ctx->map);
+	} else {
+		eddy_hamt_clear(&ctx->map);
+	}
+	if (atomic_exchange_explicit(&ctx->borrow, BORROW_DROPPED,
+				     memory_order_acq_rel) != BORROW_FREE)
+		return false; /* a husk now, for the lender to free */
+	eddy_hamt_clear(&borrowed);
+	return true;
 }
 
 static void ctx_destroy(eddy_ctx *ctx)

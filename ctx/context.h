@@ -76,7 +76,7 @@ struct eddy_ctx {
 	atomic_uint refs;
 	_Atomic(uintptr_t) owner; /* the entering thread's eddy_ctx_thread_id */
 	unsigned holds;           /* how often the owner holds it; its own */
-	eddy_ctx *prev;           /* current before eddy_ctx_enter */
+	eddy_ctx *prev;           /* current before eddy_ctx_enter; a spare's next */
 	eddy_ctx *borrower;       /* lends its root to it; the writer's */
 	eddy_ctx *lender;         /* borrowed its root from it, or NULL */
 	atomic_int borrow;        /* a borrower's state, see above */
