@@ -1,5 +1,6 @@
 /*
- * Contexts: creation, copies, the thread's current context, entering and
+ * Contexts: creation and the spare contexts each thread keeps, copies and
+ * the roots they borrow, the thread's current context, entering and
  * leaving, and the read-only mapping API.
  */
 #include "context.h"
