@@ -284,7 +284,8 @@ static void ctx_destroy(eddy_ctx *ctx)
 {
 	if (ctx->lender && !borrower_dies(ctx))
 		return;
-	eddy_hamt_clear(&ctx->map); /* a lender's root goes to its borrower */
+	if (ctx->map.root) /* a lender's root goes to its borrower */
+		eddy_hamt_clear(&ctx->map);
 	ctx_mem_free(ctx);
 }
 
