@@ -51,6 +51,10 @@
  * the state for DROPPED.  The case that costs nothing: the borrower dies
  * on the lender's writer thread, which alone may touch the link then,
  * and unhooks it with plain stores.
+ *
+ * So a context's map changes only through eddy_hamt_set, _delete and
+ * _clear: code that puts another version in its place clears it first,
+ * as eddy_ctx_merge does, which settles the link.
  */
 #ifndef EDDY_CONTEXT_H
 #define EDDY_CONTEXT_H
