@@ -21,10 +21,12 @@
  */
 #include "task.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "coro.h"
@@ -46,6 +48,9 @@ struct eddy_task {
 	bool claimed;
 	alignas(max_align_t) unsigned char sched[];
 };
+
+static_assert(offsetof(struct eddy_task, sched) == EDDY_TASK_SCHED_OFFSET,
+	      "task.h's inline eddy_task_sched must find the sched bytes");
 
 /* Room a task must leave for its own frames below the control block. */
 #define TASK_MIN_FRAMES 4096
@@ -228,9 +233,4 @@ enum eddy_policy eddy_task_policy(const eddy_task *t)
 eddy_ctx *eddy_task_ctx(const eddy_task *t)
 {
 	return t ? t->ctx : NULL;
-}
-
-void *eddy_task_sched(eddy_task *t)
-{
-	return t ? t->sched : NULL;
 }

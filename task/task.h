@@ -90,8 +90,17 @@ const char *eddy_task_name(const eddy_task *task);
 enum eddy_policy eddy_task_policy(const eddy_task *task);
 /* The context the task runs in, borrowed from the task. */
 eddy_ctx *eddy_task_ctx(const eddy_task *task);
-/* The scheduler's bytes reserved by eddy_task_new. */
-void *eddy_task_sched(eddy_task *task);
+/*
+ * The scheduler's bytes reserved by eddy_task_new, or NULL for NULL.
+ * Inline, because a scheduler reaches them at every switch: they sit at
+ * this fixed offset from the task's handle (task.c asserts it), aligned
+ * for any type.
+ */
+#define EDDY_TASK_SCHED_OFFSET 208
+static inline void *eddy_task_sched(eddy_task *task)
+{
+	return task ? (char *)task + EDDY_TASK_SCHED_OFFSET : (void *)0;
+}
 
 #pragma GCC visibility pop
 
