@@ -18,6 +18,13 @@
  * the task keeps that claim until it finishes, so that no other thread
  * enters a context in which a task may still run; switching in and out is
  * then only a store of the thread's current context.
+ *
+ * Handoffs.  A task may pass the thread straight to another task
+ * (eddy_task_handoff), which then stands in for it towards their resumer:
+ * whoever switches in sets up the thread for the task arriving (current
+ * task, current context, states), so the resumer's eddy_task_resume, when
+ * the thread comes back, finishes the bookkeeping of the task that came
+ * back (current_task then), whichever that is.
  */
 #include "task.h"
 
@@ -56,6 +63,8 @@ static_assert(offsetof(struct eddy_task, sched) == EDDY_TASK_SCHED_OFFSET,
 #define TASK_MIN_FRAMES 4096
 
 static _Thread_local eddy_task *current_task
+	__attribute__((tls_model("initial-exec")));
+static _Thread_local eddy_task *last_task
 	__attribute__((tls_model("initial-exec")));
 static atomic_uint_fast64_t next_id = 1;
 
@@ -131,7 +140,9 @@ eddy_task *eddy_task_new(eddy_fn fn, void *arg, const eddy_spawn_opts *opts,
 	return t;
 }
 
-int eddy_task_resume(eddy_task *t)
+/* 0 when t may run on this thread now, else -EINVAL or -EBUSY; its first
+ * run claims its context. */
+static int runnable(eddy_task *t)
 {
 	if (!t || t->state >= TASK_FINISHED)
 		return -EINVAL;
@@ -143,6 +154,14 @@ int eddy_task_resume(eddy_task *t)
 			return err;
 		t->claimed = true;
 	}
+	return 0;
+}
+
+int eddy_task_resume(eddy_task *t)
+{
+	int err = runnable(t);
+	if (err)
+		return err;
 	eddy_task *resumer = current_task;
 	eddy_ctx *outside = eddy_ctx_swap_current(t->now);
 	current_task = t;
@@ -150,6 +169,7 @@ int eddy_task_resume(eddy_task *t)
 
 	int r = eddy_coro_resume(&t->coro);
 
+	t = last_task = current_task; /* t, or where its handoffs led */
 	current_task = resumer;
 	t->now = eddy_ctx_swap_current(outside);
 	if (!eddy_stack_canary_ok(t->stack))
@@ -163,6 +183,26 @@ int eddy_task_resume(eddy_task *t)
 	eddy_ctx_release(t->ctx);
 	t->claimed = false;
 	return 1;
+}
+
+int eddy_task_handoff(eddy_task *to)
+{
+	eddy_task *from = current_task;
+	if (!from)
+		return -EPERM;
+	int err = runnable(to);
+	if (err)
+		return err;
+	/* before from's switch frame, where resume checks after it: an
+	 * overflow by that frame alone shows at from's next switch */
+	if (!eddy_stack_canary_ok(from->stack))
+		eddy_stack_overflowed(from->stack);
+	from->state = TASK_SUSPENDED;
+	from->now = eddy_ctx_swap_current(to->now);
+	to->state = TASK_RUNNING;
+	current_task = to;
+	eddy_coro_handoff(&to->coro);
+	return 0;
 }
 
 int eddy_task_suspend(void)
@@ -213,6 +253,11 @@ int eddy_task_free(eddy_task *t)
 eddy_task *eddy_task_current(void)
 {
 	return current_task;
+}
+
+eddy_task *eddy_task_last(void)
+{
+	return last_task;
 }
 
 uint64_t eddy_task_id(const eddy_task *t)
