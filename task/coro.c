@@ -211,7 +211,7 @@ void eddy_coro_handoff(struct eddy_coro *to)
 	to->resumer_sp = from->resumer_sp;
 	current = to;
 	switch_across_begin(from, to);
-	eddy_switch(&from->sp, to->sp, 0);
+	eddy_switch_across(&from->sp, to->sp, 0);
 	switch_in_end(from);
 }
 
