@@ -97,15 +97,25 @@ static void free_task(eddy_loop *loop, eddy_task *t)
 
 /* ---- waiting ------------------------------------------------------------ */
 
-int loop_enter_wait(eddy_loop **loop)
+/* loop_enter_wait's checks, for a caller that needs the task too: the
+ * calling task, or NULL with *err set. */
+static eddy_task *enter_wait(eddy_loop **loop, int *err)
 {
 	eddy_task *t = eddy_task_current();
+	*err = -EPERM;
 	if (!eddy_loop_now || !t)
-		return -EPERM;
+		return NULL;
+	*err = -ECANCELED;
 	if (sched_of(t)->cancelled)
-		return -ECANCELED;
+		return NULL;
 	*loop = eddy_loop_now;
-	return 0;
+	return t;
+}
+
+int loop_enter_wait(eddy_loop **loop)
+{
+	int err;
+	return enter_wait(loop, &err) ? 0 : err;
 }
 
 /* Whether the end of the round would find nothing to do: nothing for the
@@ -125,7 +135,7 @@ static bool round_end_is_quiet(eddy_loop *loop)
  * (which may be the caller: then it just runs on); else back to
  * run_rounds, which also minds the tasks held back for lent contexts.
  */
-static void switch_away(eddy_loop *loop, eddy_task *self)
+static inline void switch_away(eddy_loop *loop, eddy_task *self)
 {
 	if (!loop->lent) {
 		if (!loop->round_end && loop->run_head &&
@@ -404,10 +414,10 @@ int eddy_cancel(eddy_task *t)
 int eddy_yield(void)
 {
 	eddy_loop *loop;
-	int err = loop_enter_wait(&loop);
-	if (err)
+	int err;
+	eddy_task *self = enter_wait(&loop, &err);
+	if (!self)
 		return err;
-	eddy_task *self = eddy_task_current();
 	runq_push(loop, self);
 	switch_away(loop, self);
 	return sched_of(self)->cancelled ? -ECANCELED : 0;
