@@ -120,7 +120,7 @@ int loop_enter_wait(eddy_loop **loop)
 
 /* Whether the end of the round would find nothing to do: nothing for the
  * kernel, no completion, no timer due. */
-static bool round_end_is_quiet(eddy_loop *loop)
+static inline bool round_end_is_quiet(eddy_loop *loop)
 {
 	struct eddy_timer *first = timer_first(&loop->timers);
 	if (first && first->deadline <= loop_now_ns())
