@@ -473,3 +473,39 @@ Test(task_rules, a_hiding_task_resumed_by_a_hiding_task_hides_cached_values)
 	eddy_ctx_unref(y);
 	free_vars();
 }
+
+static void *hands_off(void *task)
+{
+	cr_assert_eq(eddy_task_handoff(task), 0);
+	return NULL;
+}
+
+/* A task that hides nothing hands the thread to a SHARE child that hides
+ * task-local variables, in a context where the parent's deadline is
+ * cached: the handoff takes up the child's crossing, and the resume puts
+ * the thread's own back when the thread returns from the child. */
+Test(task_rules, a_handoff_takes_up_the_crossing_of_the_task_it_hands_to)
+{
+	make_vars();
+	eddy_spawn_opts share = { .policy = EDDY_SHARE },
+			copy = { .policy = EDDY_COPY };
+	long seen = 0;
+	eddy_ctx *w = eddy_ctx_new(), *y = eddy_ctx_new();
+	cr_assert_eq(eddy_ctx_enter(w), 0);
+	set(deadline, 5);
+	cr_assert_eq(now(deadline), 5); /* cached in w */
+	eddy_task *sharer = eddy_task_new(deadline_seen, &seen, &share, 0);
+	cr_assert_eq(eddy_ctx_leave(w), 0);
+	cr_assert_eq(eddy_ctx_enter(y), 0);
+	eddy_task *plain = eddy_task_new(hands_off, sharer, &copy, 0);
+	cr_assert_eq(eddy_task_resume(plain), 1);
+	cr_assert_eq(eddy_task_last(), sharer);
+	cr_assert_eq(seen, 30, "the handed-to task saw the hidden value");
+	cr_assert_eq(eddy_ctx_crossing(), 0, "the crossing outlived the task");
+	cr_assert_eq(eddy_ctx_leave(y), 0);
+	eddy_task_free(plain);
+	eddy_task_free(sharer);
+	eddy_ctx_unref(w);
+	eddy_ctx_unref(y);
+	free_vars();
+}
