@@ -31,7 +31,8 @@ FLAGS_asan := -O1 -DEDDY_TEST_HOOKS -fno-omit-frame-pointer \
 FLAGS_tsan := -O1 -DEDDY_TEST_HOOKS -fsanitize=thread
 
 MODULES   := ctx task loop
-PUBLIC_H  := ctx/common.h ctx/ctx.h task/task.h loop/loop.h loop/sync.h
+PUBLIC_H  := ctx/common.h ctx/ctx.h task/task.h loop/loop.h loop/sync.h \
+             loop/observe.h
 LIB_SRC   := $(wildcard $(addsuffix /*.c,$(MODULES))) \
              $(wildcard $(addsuffix /*_$(ARCH).S,$(MODULES)))
 LIB_OBJ   := $(addsuffix .o,$(basename $(LIB_SRC)))

@@ -10,5 +10,6 @@
 #include "task/task.h"
 #include "loop/loop.h"
 #include "loop/sync.h"
+#include "loop/observe.h"
 
 #endif

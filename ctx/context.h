@@ -51,6 +51,7 @@ struct eddy_ctx {
 	_Atomic(uintptr_t) owner; /* the entering thread's eddy_ctx_thread_id */
 	unsigned holds;           /* how often the owner holds it; its own */
 	eddy_ctx *prev;           /* current before eddy_ctx_enter */
+	uint64_t id;              /* eddy_ctx_id: for traces and dumps */
 	struct ctx_cache_entry cache[CTX_CACHE_SLOTS];
 };
 

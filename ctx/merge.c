@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "watch.h"
 
 struct apply {
 	eddy_hamt *result;
@@ -20,6 +21,14 @@ static int apply_change(void *arg, const eddy_var *key, void *val, int present)
 	if (!err)
 		a->applied++;
 	return err;
+}
+
+/* Tell the watcher what a merge applied (only while one listens). */
+static int report_merged(void *into, const eddy_var *key, void *val,
+			 int present)
+{
+	ctx_watch_report(CTX_MERGED, key, val, present, into);
+	return 0;
 }
 
 int eddy_ctx_merge(eddy_ctx *into, const eddy_ctx *from, const eddy_ctx *base)
@@ -39,5 +48,7 @@ int eddy_ctx_merge(eddy_ctx *into, const eddy_ctx *from, const eddy_ctx *base)
 	eddy_hamt_clear(&into->map);
 	into->map = result;
 	memset(into->cache, 0, sizeof into->cache);
+	if (CTX_WATCHING())
+		eddy_hamt_diff(&base->map, &from->map, report_merged, into);
 	return a.applied;
 }

@@ -24,7 +24,9 @@
 
 #include "ctx/alloc.h"
 #include "io.h"
+#include "observe_hooks.h"
 #include "pool.h"
+#include "trace.h"
 #include "wake.h"
 
 _Thread_local eddy_loop *eddy_loop_now __attribute__((tls_model("initial-exec")));
@@ -35,6 +37,13 @@ uint64_t loop_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t loop_coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -147,6 +156,7 @@ static void fire_timers(eddy_loop *loop)
 	while ((t = timer_first(&loop->timers)) && t->deadline <= now) {
 		timer_remove(&loop->timers, t);
 		t->index = TIMER_DISARMED;
+		loop->counters.timers_fired++;
 		end_wait(loop, t->wait, -ETIMEDOUT);
 	}
 }
@@ -165,9 +175,11 @@ eddy_task *loop_spawn(eddy_loop *loop, eddy_fn fn, void *arg,
 	if (!t)
 		return NULL;
 	sched_of(t)->loop = loop;
+	sched_of(t)->parent = eddy_task_id(eddy_loop_now == loop ? eddy_task_current() : NULL);
 	list_add(loop, t);
 	loop->unfinished++;
 	runq_push(loop, t);
+	TRACE(spawn, loop, t);
 	return t;
 }
 
@@ -195,6 +207,7 @@ static void finished(eddy_loop *loop, eddy_task *t)
 	struct sched *s = sched_of(t);
 	s->finished = true;
 	loop->unfinished--;
+	loop->counters.finished++;
 	if (s->on_finish)
 		s->on_finish(loop, t, s->finish_arg);
 	if (s->detached)
@@ -282,7 +295,14 @@ static void run_task(eddy_loop *loop, eddy_task *t)
 		hold_back(loop, t);
 		return;
 	}
+	uint64_t began = SLOW_TASK_CLOCK(loop);
+	TRACE(run_begin, t);
 	int r = eddy_task_resume(t);
+	TRACE(run_end, t, r == 1);
+	sched_of(t)->last_ran = loop->round_ns;
+	loop->counters.switches++;
+	if (began)
+		slow_task_check(loop, t, began);
 	if (r == 1)
 		finished(loop, t);
 	else if (r == -EBUSY) /* its context is entered on another thread */
@@ -311,7 +331,7 @@ int eddy_join(eddy_task *t, void **result)
 	if (s->joiner || s->detached || s->loop != loop)
 		return -EINVAL;
 	if (!s->finished) {
-		struct eddy_wait w = { .end = join_end };
+		struct eddy_wait w = { .end = join_end, .kind = WAIT_JOIN };
 		s->joiner = &w;
 		sched_of(self)->joining = t;
 		long r = loop_suspend(&w);
@@ -320,6 +340,7 @@ int eddy_join(eddy_task *t, void **result)
 		if (r)
 			return (int)r;
 	}
+	TRACE(join, t);
 	err = eddy_task_collect(t, result);
 	if (err)
 		return err;
@@ -335,6 +356,7 @@ int eddy_detach(eddy_task *t)
 	if (s->joiner || s->detached)
 		return -EINVAL;
 	s->detached = true;
+	TRACE(detach, t);
 	if (s->finished)
 		free_task(s->loop, t);
 	return 0;
@@ -348,6 +370,7 @@ int eddy_cancel(eddy_task *t)
 	if (s->finished)
 		return 0;
 	s->cancelled = true;
+	TRACE(cancel, t);
 	if (s->wait)
 		end_wait(s->loop, s->wait, -ECANCELED);
 	return 0;
@@ -376,7 +399,8 @@ int eddy_sleep(uint64_t ns)
 	int err = loop_enter_wait(&loop);
 	if (err)
 		return err;
-	struct eddy_wait w = { .end = sleep_end };
+	struct eddy_wait w = { .end = sleep_end, .kind = WAIT_SLEEP };
+	TRACE(sleep, ns);
 	return (int)loop_suspend_timed(&w, ns ? ns : 1);
 }
 
@@ -425,6 +449,7 @@ eddy_loop *eddy_loop_new(const eddy_loop_config *cfg)
 	if (!loop->cfg.workers)
 		loop->cfg.workers = 4;
 	loop->thread = pthread_self();
+	trace_env_start();
 	int err = 0;
 	if (loop->cfg.default_policy > EDDY_MERGE ||
 	    loop->cfg.backend > EDDY_BACKEND_EPOLL ||
@@ -489,6 +514,7 @@ static int run_rounds(eddy_loop *loop)
 {
 	while (loop->unfinished || loop->jobs_pending) {
 		eddy_task *last = loop->run_tail, *t;
+		loop->round_ns = loop_coarse_ns();
 		while ((t = runq_pop(loop))) {
 			run_task(loop, t);
 			if (t == last)
@@ -546,6 +572,7 @@ void eddy_loop_free(eddy_loop *loop)
 		eddy_free(loop->pool);
 	}
 	loop->be->fini(loop);
+	observe_loop_free(loop);
 	wake_fini(loop->wake);
 	eddy_free(loop->wake);
 	timer_heap_free(&loop->timers);

@@ -26,6 +26,7 @@
 
 #include "ctx/alloc.h"
 #include "pool.h"
+#include "trace.h"
 
 struct offload;
 
@@ -126,12 +127,15 @@ int eddy_to_thread(eddy_fn fn, void *arg, enum eddy_policy policy,
 		return err;
 	}
 	loop->jobs_pending++;
+	TRACE(offload, &o->job, policy);
 
-	struct offload_wait ow = { .wait.end = offload_end, .o = o };
+	struct offload_wait ow = { .wait.end = offload_end,
+				   .wait.kind = WAIT_WORKER, .o = o };
 	o->waiter = &ow;
 	long r = loop_suspend(&ow.wait);
 	if (ow.abandoned)
 		return (int)r; /* offload_done frees o, or has */
+	TRACE(offload_back, &o->job, r);
 	if (!r && policy == EDDY_MERGE) {
 		int merged = eddy_ctx_merge(caller, o->job.ctx, o->base);
 		if (merged < 0)

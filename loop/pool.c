@@ -28,6 +28,7 @@
 #include <errno.h>
 
 #include "ctx/alloc.h"
+#include "trace.h"
 
 /* The worker's next job: the queue's oldest, else one handed to it after
  * it parked.  NULL when the pool stops. */
@@ -60,11 +61,13 @@ static void *worker_main(void *arg)
 	struct pool *p = w->pool;
 	struct job *job;
 	while ((job = next_job(p, w))) {
+		TRACE(job_begin, job);
 		if (job->ctx)
 			job->err = eddy_ctx_run(job->ctx, job->fn, job->arg,
 						&job->result);
 		else
 			job->result = job->fn(job->arg);
+		TRACE(job_end, job); /* the loop may free job once posted */
 		wake_post(p->wake, &job->msg);
 	}
 	return NULL;

@@ -21,6 +21,8 @@ struct job {
 	void *result;
 	eddy_ctx *ctx;
 	int err;          /* eddy_ctx_run's: -EBUSY if ctx could not be entered */
+	uint32_t trace_id;   /* the tracer's job number (in err's padding, */
+	uint64_t trace_task; /* so a job still fits an io_op), and task */
 };
 
 /* A worker thread.  Parked, it sleeps on its own semaphore until a job is

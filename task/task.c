@@ -234,3 +234,12 @@ void *eddy_task_sched(eddy_task *t)
 {
 	return t ? t->sched : NULL;
 }
+
+int eddy_task_stack_usage(const eddy_task *t, size_t *used, size_t *size)
+{
+	if (!t || !used || !size)
+		return -EINVAL;
+	*used = eddy_stack_touched(t->stack);
+	*size = t->stack->size;
+	return 0;
+}

@@ -90,6 +90,12 @@ const char *eddy_task_name(const eddy_task *task);
 enum eddy_policy eddy_task_policy(const eddy_task *task);
 /* The context the task runs in, borrowed from the task. */
 eddy_ctx *eddy_task_ctx(const eddy_task *task);
+/*
+ * The task's stack for diagnostics: *size its usable bytes, *used the
+ * deepest it has been used (eddy_loop_dump explains how it is measured).
+ * 0, or -EINVAL.
+ */
+int eddy_task_stack_usage(const eddy_task *task, size_t *used, size_t *size);
 /* The scheduler's bytes reserved by eddy_task_new. */
 void *eddy_task_sched(eddy_task *task);
 

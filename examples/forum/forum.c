@@ -20,6 +20,10 @@
  *   MERGE  the child's changes come back when it is joined: logged too.
  *
  * Exit status 0 when the table is the one the thread predicts.
+ *
+ * `forum --trace DIR` also writes a timeline trace of each route under
+ * each policy, DIR/forum-POLICY-ROUTE.json (docs/observe.md), which
+ * examples/trace/render.py draws: `make demo` does both into build/.
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +41,8 @@ static const char *const route_paths[ROUTES] = {
 };
 static char logged[POLICIES][ROUTES][32];
 static int policy_now; /* index of the policy being run */
+static const char *trace_dir; /* --trace DIR, or NULL */
+static const char *const policy_names[POLICIES] = { "copy", "share", "merge" };
 
 static void log_line(const char *text)
 {
@@ -149,15 +155,30 @@ static void *app(void *path)
 	return (void *)(long)-ENOENT;
 }
 
+/* With --trace, a trace of route r under the policy being run. */
+static void trace_route(int r)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/forum-%s-%s.json", trace_dir,
+		 policy_names[policy_now], route_paths[r] + 1);
+	int err = eddy_trace_start(path);
+	if (err)
+		fprintf(stderr, "forum: %s: %s\n", path, eddy_strerror(err));
+}
+
 /* main(): each route from a task of its own, awaited in turn, as
  * `await asyncio.create_task(app(path))` does. */
 static void *main_task(void *arg)
 {
 	(void)arg;
 	for (int r = 0; r < ROUTES; r++) {
+		if (trace_dir)
+			trace_route(r);
 		eddy_task *t = eddy_spawn(app, (void *)route_paths[r]);
 		void *result;
 		int err = t ? eddy_join(t, &result) : -errno;
+		if (trace_dir)
+			eddy_trace_stop();
 		if (err || result)
 			fprintf(stderr, "forum: %s: %s\n", route_paths[r],
 				eddy_strerror(err ? err : (int)(long)result));
@@ -166,8 +187,6 @@ static void *main_task(void *arg)
 }
 
 /* ---- one run per policy, and the table ---------------------------------- */
-
-static const char *const policy_names[POLICIES] = { "copy", "share", "merge" };
 
 /* What the thread says each policy's middleware sees. */
 static const char *const expected[POLICIES][ROUTES] = {
@@ -194,12 +213,21 @@ static int run_policy(int p)
 	return err;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "--trace")) {
+		trace_dir = argv[2];
+	} else if (argc != 1) {
+		fprintf(stderr, "usage: %s [--trace DIR]\n", argv[0]);
+		return 2;
+	}
 	user = eddy_var_new("user");
 	request_path = eddy_var_new("request_path");
 	if (!user || !request_path)
 		return 1;
+	/* traces show these variables' values */
+	eddy_trace_format_var(user, eddy_trace_format_string);
+	eddy_trace_format_var(request_path, eddy_trace_format_string);
 	for (int p = 0; p < POLICIES; p++)
 		if (run_policy(p))
 			return 1;
