@@ -1,7 +1,9 @@
 # eddy: an io_uring async runtime for C with PEP 567 contexts.
 #
 #   make            build/libeddy.a, build/libeddy.so, examples and tests
-#   make demo       build and run the main demo
+#   make demo       build and run the main demo, and write a trace and a
+#                   picture of each of its routes into build/forum-traces/
+#   make pictures   redraw the forum pictures that docs/ shows
 #   make test       the Criterion suite: optimised, then ASan+UBSan,
 #                   and the thread tests under TSan
 #   make bench      benchmarks against the peers (CPython, glibc, ...)
@@ -53,7 +55,7 @@ XSKIP  = $(shell r=; command -v $(XQEMU) >/dev/null || r="no $(XQEMU)"; \
            r="$${r:+$$r, }$(firstword $(XCC)) cannot build static aarch64 binaries"; \
            echo "$$r")
 
-.PHONY: all test demo bench install uninstall clean deps deps-aarch64
+.PHONY: all test demo pictures bench install uninstall clean deps deps-aarch64
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -69,9 +71,23 @@ test: deps deps-aarch64
 test-build: $(foreach v,test asan,$(addprefix $(OUT)-$(v)/tests/,$(TESTS))) \
             $(addprefix $(OUT)-tsan/tests/,$(TSAN_TESTS))
 
+# The forum demo's traces, drawn by the renderer: one per route and policy.
+TRACES  := $(B)/forum-traces
+RENDER  := python3 examples/trace/render.py
+PICTURES:= $(foreach p,copy share merge,$(foreach r,sync-logged \
+             async-in-task-logged,docs/pictures/forum-$(p)-$(r).svg))
+
 demo: deps
 	@$(MAKE) --no-print-directory $(B)/$(DEMO)
-	@$(B)/$(DEMO)
+	@mkdir -p $(TRACES)
+	@$(B)/$(DEMO) --trace $(TRACES)
+	@for t in $(TRACES)/*.json; do $(RENDER) $$t -o $${t%.json}.svg || exit 1; done
+	@echo "A trace and a picture of each route: $(TRACES)/"
+
+pictures: demo
+	@mkdir -p docs/pictures
+	@for p in $(PICTURES); do \
+	  $(RENDER) $(TRACES)/$$(basename $$p .svg).json -o $$p || exit 1; done
 
 bench: deps
 	@$(MAKE) --no-print-directory $(addprefix $(B)/bench/,$(BENCHES))
@@ -104,9 +120,10 @@ $(B)/examples/%: examples/%.c $(B)/libeddy.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(B)/libeddy.a $(LIBS)
 
-# tests/forum_golden runs the forum demos: they are built first, and it is
-# told where they and the golden files are.
-FORUM_GOLDEN := $(foreach v,test asan,$(OUT)-$(v)/tests/forum_golden)
+# tests/forum_golden and forum_pictures run the forum demos: they are built
+# first, and told where they and the golden files are.
+FORUM_GOLDEN := $(foreach t,forum_golden forum_pictures,\
+                  $(foreach v,test asan,$(OUT)-$(v)/tests/$(t)))
 $(addsuffix .o,$(FORUM_GOLDEN)): ALL_CFLAGS += -DEDDY_SRC_DIR='"$(CURDIR)"' \
 	-DFORUM_BIN_DIR='"$(abspath $(B)/examples/forum)"'
 $(FORUM_GOLDEN): | $(addprefix $(B)/,$(filter examples/forum/%,$(EXAMPLES)))

@@ -120,6 +120,7 @@ int eddy_to_thread(eddy_fn fn, void *arg, enum eddy_policy policy,
 		offload_free(o);
 		return err;
 	}
+	TRACE(offload, &o->job, policy); /* before a worker can start it */
 	if ((err = pool_submit(loop->pool, &o->job))) {
 		if (policy == EDDY_SHARE)
 			loop_unlend(loop, &o->lent);
@@ -127,7 +128,6 @@ int eddy_to_thread(eddy_fn fn, void *arg, enum eddy_policy policy,
 		return err;
 	}
 	loop->jobs_pending++;
-	TRACE(offload, &o->job, policy);
 
 	struct offload_wait ow = { .wait.end = offload_end,
 				   .wait.kind = WAIT_WORKER, .o = o };

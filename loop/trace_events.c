@@ -36,6 +36,41 @@ static const char *policy_name(enum eddy_policy p)
 	return p <= EDDY_MERGE ? policy_names[p] : "?";
 }
 
+/*
+ * What the task's context holds of the variables that have formatters, as
+ * a "context" instant: a task that already ran before the trace began
+ * shows what it had set then.  Read on the loop's thread, from the task
+ * that is about to run or runs, whose context no worker holds.
+ */
+static void describe_ctx(uint64_t track, eddy_ctx *ctx)
+{
+	char values[1024];
+	size_t n = 0;
+	values[0] = '\0';
+	eddy_ctx_iter it;
+	eddy_var *var;
+	void *value;
+	eddy_ctx_iter_begin(&it, ctx);
+	while (eddy_ctx_iter_next(&it, &var, &value)) {
+		char ename[128], shown[256];
+		if (!trace_format_value(var, value, shown, sizeof shown))
+			continue;
+		trace_escape(ename, sizeof ename, eddy_var_name(var));
+		int len = snprintf(values + n, sizeof values - n,
+				   "%s\"%s\":\"%s\"", n ? "," : "", ename,
+				   shown);
+		if (len < 0 || (size_t)len >= sizeof values - n) {
+			values[n] = '\0'; /* what fits */
+			eddy_ctx_iter_end(&it);
+			break;
+		}
+		n += (size_t)len;
+	}
+	trace_emit('i', 1, track, "context", ",\"s\":\"t\"",
+		   ",\"ctx\":%" PRIu64 ",\"values\":{%s}", eddy_ctx_id(ctx),
+		   values);
+}
+
 /* The task's track, named once per trace. */
 static uint64_t track_of(eddy_task *t)
 {
@@ -48,6 +83,7 @@ static uint64_t track_of(eddy_task *t)
 		snprintf(name, sizeof name, "%s #%" PRIu64, given ? given : "task",
 			 eddy_task_id(t));
 		trace_name_track(1, eddy_task_id(t), name);
+		describe_ctx(eddy_task_id(t), eddy_task_ctx(t));
 	}
 	return eddy_task_id(t);
 }

@@ -167,11 +167,13 @@ static void trace_route(int r)
 }
 
 /* main(): each route from a task of its own, awaited in turn, as
- * `await asyncio.create_task(app(path))` does. */
-static void *main_task(void *arg)
+ * `await asyncio.create_task(app(path))` does; with only non-NULL, just
+ * route *only. */
+static void *main_task(void *only)
 {
-	(void)arg;
 	for (int r = 0; r < ROUTES; r++) {
+		if (only && r != *(const int *)only)
+			continue;
 		if (trace_dir)
 			trace_route(r);
 		eddy_task *t = eddy_spawn(app, (void *)route_paths[r]);
@@ -195,22 +197,56 @@ static const char *const expected[POLICIES][ROUTES] = {
 	{ "user=adrian", "-", "user=adrian", "user=adrian" },
 };
 
-static int run_policy(int p)
+static void *run_main(void *loop_and_only)
+{
+	void **a = loop_and_only;
+	return (void *)(long)eddy_loop_run(a[0], main_task, a[1], NULL);
+}
+
+/*
+ * A loop runs main in a context of its own, a new empty one: the main
+ * task's context comes from the thread's, and under SHARE (the main task
+ * shares it) or MERGE (main's changes come back to it) the thread's
+ * context would otherwise keep the user from one run to the next, and a
+ * later run would log it whatever its policy did.
+ */
+static int run_loop(int p, const int *only)
 {
 	eddy_loop_config cfg = { .default_policy = EDDY_COPY + p };
 	eddy_loop *loop = eddy_loop_new(&cfg);
-	if (!loop) {
-		fprintf(stderr, "forum: %s\n", eddy_strerror(-errno));
+	eddy_ctx *fresh = eddy_ctx_new();
+	if (!loop || !fresh) {
+		fprintf(stderr, "forum: %s\n", eddy_strerror(-ENOMEM));
+		eddy_loop_free(loop);
 		return -1;
 	}
-	policy_now = p;
-	for (int r = 0; r < ROUTES; r++)
-		strcpy(logged[p][r], "-");
-	int err = eddy_loop_run(loop, main_task, NULL, NULL);
+	void *args[2] = { loop, (void *)only }, *result = NULL;
+	int err = eddy_ctx_run(fresh, run_main, args, &result);
+	if (!err)
+		err = (int)(long)result;
+	eddy_ctx_unref(fresh);
 	eddy_loop_free(loop);
 	if (err)
 		fprintf(stderr, "forum: %s\n", eddy_strerror(err));
 	return err;
+}
+
+/* One loop runs every route; with --trace, each route gets a loop of its
+ * own, so that each trace starts from nothing (under MERGE the main task
+ * keeps what earlier routes' endpoints set). */
+static int run_policy(int p)
+{
+	policy_now = p;
+	for (int r = 0; r < ROUTES; r++)
+		strcpy(logged[p][r], "-");
+	if (!trace_dir)
+		return run_loop(p, NULL);
+	for (int r = 0; r < ROUTES; r++) {
+		int err = run_loop(p, &r);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
