@@ -4,11 +4,11 @@
  *   eddy loop dump: 3 tasks (io_uring)
  *   #1 main: waiting: join #2 | ctx #5, 1 var, copy; ran 0.1 ms ago; stack 8/256 KiB
  *     #2 reader: waiting: read fd 7 | ctx #6, 1 var, copy; ran 0.1 ms ago; ...
- *     #3 sleeper: waiting: timer, 9.9 ms left | ...
+ *     #3 sleeper: waiting: timer | 9.9 ms left; ctx #7, 1 var, ...
  *
  * Each line: the task's id and name, then its state, then after " | "
- * what changes from run to run (its context, how long since it ran, its
- * stack's deepest use).  A child is indented under the task that spawned
+ * what changes from run to run (the time left before a timeout, its
+ * context, how long since it ran, its stack's deepest use).  A child is indented under the task that spawned
  * it while that one lives; orphans stand at the left.
  *
  * It must work on a wedged loop, so it takes no lock and allocates
@@ -49,11 +49,10 @@ static uint64_t deadline_of(eddy_loop *loop, struct eddy_wait *w)
 	return 0;
 }
 
-static void print_wait(eddy_loop *loop, FILE *out, struct sched *s)
+/* What s waits for; the time left goes after the " | ". */
+static void print_wait(FILE *out, struct sched *s)
 {
 	struct eddy_wait *w = s->wait;
-	uint64_t now = loop_now_ns(); /* timers keep the precise clock */
-	uint64_t deadline = deadline_of(loop, w);
 	switch (w->kind) {
 	case WAIT_IO: {
 		struct io_op *op = (struct io_op *)w;
@@ -77,9 +76,6 @@ static void print_wait(eddy_loop *loop, FILE *out, struct sched *s)
 		fprintf(out, "waiting");
 		break;
 	}
-	if (deadline)
-		fprintf(out, ", %.1f ms left",
-			deadline > now ? (double)(deadline - now) / 1e6 : 0.0);
 }
 
 static void print_task(eddy_loop *loop, FILE *out, eddy_task *t, int depth,
@@ -95,7 +91,7 @@ static void print_task(eddy_loop *loop, FILE *out, eddy_task *t, int depth,
 	else if (s->finished)
 		fprintf(out, "finished, not joined");
 	else if (s->wait)
-		print_wait(loop, out, s);
+		print_wait(out, s);
 	else if (in_list(loop->run_head, t))
 		fprintf(out, "runnable");
 	else if (in_list(loop->held_head, t))
@@ -105,8 +101,15 @@ static void print_task(eddy_loop *loop, FILE *out, eddy_task *t, int depth,
 	if (s->cancelled && !s->finished)
 		fprintf(out, " (cancelled)");
 
+	fprintf(out, " | ");
+	uint64_t deadline = s->wait ? deadline_of(loop, s->wait) : 0;
+	if (deadline) {
+		uint64_t at = loop_now_ns(); /* timers keep the precise clock */
+		fprintf(out, "%.1f ms left; ",
+			deadline > at ? (double)(deadline - at) / 1e6 : 0.0);
+	}
 	eddy_ctx *ctx = eddy_task_ctx(t);
-	fprintf(out, " | ctx #%" PRIu64, eddy_ctx_id(ctx));
+	fprintf(out, "ctx #%" PRIu64, eddy_ctx_id(ctx));
 	if (ctx_lent(loop, ctx)) {
 		fprintf(out, ", on a worker");
 	} else {
