@@ -31,6 +31,7 @@ FLAGS_test := -O2 -DEDDY_TEST_HOOKS
 FLAGS_asan := -O1 -DEDDY_TEST_HOOKS -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=all
 FLAGS_tsan := -O1 -DEDDY_TEST_HOOKS -fsanitize=thread
+FLAGS_notrace := -O2 -DEDDY_NO_TRACE
 
 MODULES   := ctx task loop
 PUBLIC_H  := ctx/common.h ctx/ctx.h task/task.h loop/loop.h loop/sync.h \
@@ -109,7 +110,7 @@ $(OUT)-$(1)/tests/%: $(OUT)-$(1)/tests/%.o $(OUT)-$(1)/libeddy.a
 	$$(CC) $$(FLAGS_$(1)) -o $$@ $$^ -lcriterion $$(LIBS)
 -include $$(shell find $(OUT)-$(1) -name '*.d' 2>/dev/null)
 endef
-$(foreach v,lib test asan tsan,$(eval $(call variant,$(v))))
+$(foreach v,lib test asan tsan notrace,$(eval $(call variant,$(v))))
 
 $(B)/libeddy.a: $(OUT)-lib/libeddy.a
 	cp $< $@
@@ -131,6 +132,13 @@ $(FORUM_GOLDEN): | $(addprefix $(B)/,$(filter examples/forum/%,$(EXAMPLES)))
 $(B)/bench/%: bench/%.c $(B)/libeddy.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(B)/libeddy.a $(LIBS)
+
+# bench/observe times itself against the same code built on a library
+# without event sites (-DEDDY_NO_TRACE).
+$(B)/bench/observe: | $(B)/bench/observe_notrace
+$(B)/bench/observe_notrace: bench/observe.c $(OUT)-notrace/libeddy.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(OUT)-notrace/libeddy.a $(LIBS)
 
 # --- the aarch64 switch, cross-built and run under qemu-user ----------------
 

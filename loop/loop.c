@@ -295,14 +295,12 @@ static void run_task(eddy_loop *loop, eddy_task *t)
 		hold_back(loop, t);
 		return;
 	}
-	uint64_t began = SLOW_TASK_CLOCK(loop);
-	TRACE(run_begin, t);
+	uint64_t began = SWITCH_WATCHED() ? switch_resuming(loop, t) : 0;
 	int r = eddy_task_resume(t);
-	TRACE(run_end, t, r == 1);
+	if (SWITCH_WATCHED())
+		switch_suspended(loop, t, r == 1, began);
 	sched_of(t)->last_ran = loop->round_ns;
 	loop->counters.switches++;
-	if (began)
-		slow_task_check(loop, t, began);
 	if (r == 1)
 		finished(loop, t);
 	else if (r == -EBUSY) /* its context is entered on another thread */
@@ -509,12 +507,27 @@ static bool break_deadlock(eddy_loop *loop)
 	return loop->run_head != NULL;
 }
 
+/*
+ * The time tasks are stamped with as they run (sched.last_ran, for the
+ * dump): read every STAMP_EVERY rounds and after the loop may have slept,
+ * not every round, as even the coarse clock costs more than a short
+ * round of a few switches.
+ */
+#define STAMP_EVERY 16
+static void stamp_round(eddy_loop *loop)
+{
+	if (loop->unstamped--)
+		return;
+	loop->unstamped = STAMP_EVERY - 1;
+	loop->round_ns = loop_coarse_ns();
+}
+
 /* 0 when every task finished, -EDEADLK when some never can. */
 static int run_rounds(eddy_loop *loop)
 {
 	while (loop->unfinished || loop->jobs_pending) {
 		eddy_task *last = loop->run_tail, *t;
-		loop->round_ns = loop_coarse_ns();
+		stamp_round(loop);
 		while ((t = runq_pop(loop))) {
 			run_task(loop, t);
 			if (t == last)
@@ -532,6 +545,8 @@ static int run_rounds(eddy_loop *loop)
 			continue;
 		}
 		loop->be->poll(loop, idle, first ? first->deadline : 0);
+		if (idle) /* it may have slept: stamp the next round afresh */
+			loop->unstamped = 0;
 		fire_timers(loop);
 	}
 	return 0;

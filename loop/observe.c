@@ -29,6 +29,7 @@
 #include "observe_hooks.h"
 #include "pool.h"
 #include "task/stack.h"
+#include "trace.h"
 
 #define SLOW_DEFAULT_NS (100 * 1000000ull)
 
@@ -66,17 +67,23 @@ int eddy_loop_stats(eddy_loop *loop, eddy_stats *out)
 
 /* ---- slow tasks ------------------------------------------------------------ */
 
+atomic_int eddy_switch_watchers;
+
 int eddy_loop_report_slow_tasks(eddy_loop *loop, uint64_t threshold_ns)
 {
 	if (!loop)
 		return -EINVAL;
+	uint64_t was = loop->slow_ns;
 	loop->slow_ns = threshold_ns == UINT64_MAX ? 0
 			: threshold_ns	     ? threshold_ns
 					     : SLOW_DEFAULT_NS;
+	if (!was != !loop->slow_ns)
+		atomic_fetch_add(&eddy_switch_watchers, was ? -1 : 1);
 	return 0;
 }
 
-void slow_task_check(eddy_loop *loop, eddy_task *t, uint64_t began)
+/* t ran since began without suspending: say so once if that was long. */
+static void slow_task_check(eddy_loop *loop, eddy_task *t, uint64_t began)
 {
 	uint64_t ran = loop_now_ns() - began;
 	struct sched *s = sched_of(t);
@@ -89,6 +96,20 @@ void slow_task_check(eddy_loop *loop, eddy_task *t, uint64_t began)
 		"(the report's threshold is %.1f ms)\n",
 		eddy_task_id(t), name ? " " : "", name ? name : "",
 		(double)ran / 1e6, (double)loop->slow_ns / 1e6);
+}
+
+uint64_t switch_resuming(eddy_loop *loop, eddy_task *t)
+{
+	TRACE(run_begin, t);
+	return loop->slow_ns ? loop_now_ns() : 0;
+}
+
+void switch_suspended(eddy_loop *loop, eddy_task *t, bool finished,
+		      uint64_t began)
+{
+	TRACE(run_end, t, finished);
+	if (began && loop->slow_ns)
+		slow_task_check(loop, t, began);
 }
 
 /* ---- SIGQUIT ------------------------------------------------------------------ */
@@ -162,6 +183,7 @@ int eddy_loop_dump_on_sigquit(eddy_loop *loop, FILE *out)
 
 void observe_loop_free(eddy_loop *loop)
 {
+	eddy_loop_report_slow_tasks(loop, UINT64_MAX);
 	struct sigquit *q = loop->sigquit;
 	if (!q)
 		return;

@@ -5,16 +5,34 @@
 #ifndef EDDY_LOOP_OBSERVE_HOOKS_H
 #define EDDY_LOOP_OBSERVE_HOOKS_H
 
+#include <stdatomic.h>
+
 #include "sched.h"
 
-/* The time a task is resumed at, while the slow-task report is on; else
- * 0, for the cost of one predictable branch. */
-#define SLOW_TASK_CLOCK(loop)                                            \
-	(__builtin_expect((loop)->slow_ns != 0, 0) ? loop_now_ns() : 0)
+/*
+ * The switch is watched by the tracer and by the slow-task report.  One
+ * count says whether anyone watches: 1 while a trace runs, plus 1 per
+ * loop whose slow-task report is on.  So the switch tests one predictable
+ * branch before a resume and one after, whoever watches; -DEDDY_NO_TRACE
+ * removes both (and the report with them).
+ */
+extern atomic_int eddy_switch_watchers __attribute__((visibility("hidden")));
 
-/* t suspended or finished after running since began: report it once if
- * that took longer than loop->slow_ns. */
-void slow_task_check(eddy_loop *loop, eddy_task *t, uint64_t began);
+#ifdef EDDY_NO_TRACE
+#define SWITCH_WATCHED() false
+#else
+#define SWITCH_WATCHED()                                                 \
+	__builtin_expect(atomic_load_explicit(&eddy_switch_watchers,      \
+					      memory_order_relaxed), 0)
+#endif
+
+/* t is about to be resumed: returns the time, when the slow-task report
+ * needs it, else 0. */
+uint64_t switch_resuming(eddy_loop *loop, eddy_task *t);
+
+/* t suspended (finished: it returned), resumed at began (or 0). */
+void switch_suspended(eddy_loop *loop, eddy_task *t, bool finished,
+		      uint64_t began);
 
 /* Undo eddy_loop_dump_on_sigquit, as the loop is freed, after its backend
  * let go of the signalfd's read. */

@@ -107,7 +107,8 @@ struct eddy_loop {
 	pthread_t thread;        /* the thread that made it: the one to run it */
 	bool running;
 	struct loop_counters counters;
-	uint64_t round_ns;       /* coarse monotonic time the round began */
+	uint64_t round_ns;       /* coarse time, of this round or a recent one */
+	unsigned unstamped;      /* rounds until round_ns is read again */
 	uint64_t slow_ns;        /* the slow-task report's threshold, or 0 */
 	struct sigquit *sigquit; /* eddy_loop_dump_on_sigquit, or NULL */
 };

@@ -35,6 +35,7 @@
 
 #include "ctx/alloc.h"
 #include "observe.h"
+#include "observe_hooks.h"
 
 #define TBUF_BYTES (64 * 1024)
 #define EVENT_MAX 2048
@@ -67,6 +68,8 @@ static int trace_err;              /* under file_lock */
 static char trace_path[256];       /* under file_lock */
 static long disk_full_after = -1;  /* under file_lock (a test hook) */
 static long written;               /* under file_lock */
+static bool watching;              /* under file_lock: counted in
+				      eddy_switch_watchers */
 static atomic_uint generation;
 static atomic_uint_fast64_t seq, t0, threads;
 static struct formatter formatters[FORMATTERS];
@@ -109,6 +112,16 @@ static int write_locked(const char *data, size_t len)
 	return 0;
 }
 
+/* Under file_lock: the trace stops making events. */
+static void events_off(void)
+{
+	atomic_store_explicit(&eddy_trace_on, false, memory_order_relaxed);
+	atomic_store(&eddy_ctx_watcher, NULL);
+	if (watching)
+		atomic_fetch_sub(&eddy_switch_watchers, 1);
+	watching = false;
+}
+
 /* Under b's lock: write b's bytes; a failure stops the trace, with one
  * line on stderr. */
 static void flush(struct tbuf *b)
@@ -119,8 +132,7 @@ static void flush(struct tbuf *b)
 	bool was_ok = !trace_err;
 	int err = write_locked(b->data, b->len);
 	if (err && was_ok) {
-		atomic_store_explicit(&eddy_trace_on, false,
-				      memory_order_relaxed);
+		events_off();
 		fprintf(stderr, "eddy: tracing to %s stopped: %s\n",
 			trace_path, strerror(-err));
 	}
@@ -386,6 +398,8 @@ int eddy_trace_start(const char *path)
 	atomic_store(&seq, 0);
 	atomic_store(&eddy_ctx_watcher, trace_var_changed);
 	atomic_store(&eddy_trace_on, true);
+	atomic_fetch_add(&eddy_switch_watchers, 1);
+	watching = true;
 	pthread_mutex_unlock(&file_lock);
 	/* a task calling start is running: its slice begins now */
 	if (eddy_loop_now && eddy_task_current())
@@ -402,8 +416,9 @@ int eddy_trace_stop(void)
 		return -EINVAL;
 	if (TRACING() && eddy_loop_now && eddy_task_current())
 		trace_run_end(eddy_task_current(), 0);
-	atomic_store(&eddy_trace_on, false);
-	atomic_store(&eddy_ctx_watcher, NULL);
+	pthread_mutex_lock(&file_lock);
+	events_off();
+	pthread_mutex_unlock(&file_lock);
 
 	unsigned gen = trace_generation();
 	pthread_mutex_lock(&list_lock);

@@ -97,7 +97,8 @@ eddy_ctx *eddy_task_ctx(const eddy_task *task);
  */
 int eddy_task_stack_usage(const eddy_task *task, size_t *used, size_t *size);
 /* The scheduler's bytes reserved by eddy_task_new. */
-void *eddy_task_sched(eddy_task *task);
+void *eddy_task_sched(eddy_task *task)
+	__attribute__((const)); /* an address computed from task: cacheable */
 
 #pragma GCC visibility pop
 
