@@ -2,9 +2,9 @@
  * eddy_loop_dump: every task of a loop, what it waits for, as a tree.
  *
  *   eddy loop dump: 3 tasks (io_uring)
- *   #1 main: waiting: join #2 | ctx #5, 1 var, copy; ran 0.1 ms ago; stack 8/256 KiB
- *     #2 reader: waiting: read fd 7 | ctx #6, 1 var, copy; ran 0.1 ms ago; ...
- *     #3 sleeper: waiting: timer | 9.9 ms left; ctx #7, 1 var, ...
+ *   #1 main: waiting: join #2 | ctx 5, 1 var, copy; ran 4.0 ms ago; stack 8 of 256 KiB
+ *     #2 reader: waiting: read fd 7 | ctx 6, 1 var, copy; ran 4.0 ms ago; ...
+ *     #3 sleeper: waiting: timer | 9.9 ms left; ctx 7, 1 var, ...
  *
  * Each line: the task's id and name, then its state, then after " | "
  * what changes from run to run (the time left before a timeout, its
@@ -109,23 +109,25 @@ static void print_task(eddy_loop *loop, FILE *out, eddy_task *t, int depth,
 			deadline > at ? (double)(deadline - at) / 1e6 : 0.0);
 	}
 	eddy_ctx *ctx = eddy_task_ctx(t);
-	fprintf(out, "ctx #%" PRIu64, eddy_ctx_id(ctx));
+	fprintf(out, "ctx %" PRIu64, eddy_ctx_id(ctx));
 	if (ctx_lent(loop, ctx)) {
 		fprintf(out, ", on a worker");
 	} else {
 		size_t n = eddy_ctx_len(ctx);
 		fprintf(out, ", %zu var%s", n, n == 1 ? "" : "s");
 	}
-	fprintf(out, ", %s; ", policies[eddy_task_policy(t)]);
-	if (!s->last_ran)
-		fprintf(out, "never ran");
+	fprintf(out, ", %s", policies[eddy_task_policy(t)]);
+	if (t == eddy_task_current())
+		; /* it runs now */
+	else if (!s->last_ran)
+		fprintf(out, "; never ran");
 	else
-		fprintf(out, "ran %.1f ms ago",
+		fprintf(out, "; ran %.1f ms ago",
 			now > s->last_ran ? (double)(now - s->last_ran) / 1e6
 					  : 0.0);
 	size_t used, size;
 	if (!eddy_task_stack_usage(t, &used, &size))
-		fprintf(out, "; stack %zu/%zu KiB", (used + 1023) / 1024,
+		fprintf(out, "; stack %zu of %zu KiB", (used + 1023) / 1024,
 			size / 1024);
 	fputc('\n', out);
 }
