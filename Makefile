@@ -7,6 +7,7 @@
 #   make test       the Criterion suite: optimised, then ASan+UBSan,
 #                   and the thread tests under TSan
 #   make bench      benchmarks against the peers (CPython, glibc, ...)
+#   make fuzz       the HTTP parser under libFuzzer for FUZZ_SECONDS (clang)
 #   make install    PREFIX=/usr/local DESTDIR= ; make uninstall
 #   make clean
 #
@@ -14,6 +15,7 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+FUZZ_SECONDS ?= 60
 ARCH    := $(shell uname -m)
 CCNAME  := $(notdir $(firstword $(CC)))
 B       := build
@@ -33,7 +35,7 @@ FLAGS_asan := -O1 -DEDDY_TEST_HOOKS -fno-omit-frame-pointer \
 FLAGS_tsan := -O1 -DEDDY_TEST_HOOKS -fsanitize=thread
 FLAGS_notrace := -O2 -DEDDY_NO_TRACE
 
-MODULES   := ctx task loop
+MODULES   := ctx task loop net
 PUBLIC_H  := ctx/common.h ctx/ctx.h task/task.h loop/loop.h loop/sync.h \
              loop/observe.h
 LIB_SRC   := $(wildcard $(addsuffix /*.c,$(MODULES))) \
@@ -56,7 +58,8 @@ XSKIP  = $(shell r=; command -v $(XQEMU) >/dev/null || r="no $(XQEMU)"; \
            r="$${r:+$$r, }$(firstword $(XCC)) cannot build static aarch64 binaries"; \
            echo "$$r")
 
-.PHONY: all test demo pictures bench install uninstall clean deps deps-aarch64
+.PHONY: all test demo pictures bench fuzz install uninstall clean deps \
+        deps-aarch64
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -94,6 +97,17 @@ bench: deps
 	@$(MAKE) --no-print-directory $(addprefix $(B)/bench/,$(BENCHES))
 	@for b in $(BENCHES); do $(B)/bench/$$b || exit 1; done
 
+# The fuzzer mutates a copy of the seed corpus in build/, so the seeds in
+# tests/ stay as they are; what it adds there can be copied back by hand.
+fuzz:
+	@$(MAKE) --no-print-directory CC=clang deps
+	@$(MAKE) --no-print-directory $(B)/fuzz/http_parse_fuzz
+	@rm -rf $(B)/fuzz/corpus && mkdir -p $(B)/fuzz/corpus && \
+	  cp -r $(HTTP_CORPUS) $(B)/fuzz/corpus/
+	$(B)/fuzz/http_parse_fuzz -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=4096 -dict=tests/fuzz/http_parse.dict \
+	  -artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus/http_parse
+
 # --- the library, in each variant -------------------------------------------
 
 define variant
@@ -128,6 +142,22 @@ FORUM_GOLDEN := $(foreach t,forum_golden forum_pictures,\
 $(addsuffix .o,$(FORUM_GOLDEN)): ALL_CFLAGS += -DEDDY_SRC_DIR='"$(CURDIR)"' \
 	-DFORUM_BIN_DIR='"$(abspath $(B)/examples/forum)"'
 $(FORUM_GOLDEN): | $(addprefix $(B)/,$(filter examples/forum/%,$(EXAMPLES)))
+
+# tests/net_http_corpus replays the fuzzer's seeds: it is told where they are.
+HTTP_CORPUS := tests/fuzz/corpus/http_parse
+$(foreach v,test asan,$(OUT)-$(v)/tests/net_http_corpus.o): \
+	ALL_CFLAGS += -DEDDY_HTTP_CORPUS='"$(CURDIR)/$(HTTP_CORPUS)"'
+
+$(B)/fuzz/http_parse_fuzz: tests/fuzz/http_parse_fuzz.c net/http_parse.c \
+			   net/http_parse.h tests/net_http_check.h
+	@mkdir -p $(@D)
+	clang -std=c11 $(WARN) -g -O1 -I. -fno-omit-frame-pointer \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -o $@ $(filter %.c,$^)
+
+# bench/http_parse runs beside Node's classic http_parser.
+bench: DEB_PKGS += libhttp-parser-dev:http_parser.h
+$(B)/bench/http_parse: LIBS += -lhttp_parser
 
 $(B)/bench/%: bench/%.c $(B)/libeddy.a
 	@mkdir -p $(@D)

@@ -217,11 +217,17 @@ static void uring_start(eddy_loop *loop, struct io_op *op)
 	if (!op->timeout_ns)
 		return;
 	sqe->flags |= IOSQE_IO_LINK;
-	/* the kernel reads the timespec at submission, while op is alive */
-	op->ts.tv_sec = (long long)(op->timeout_ns / 1000000000u);
-	op->ts.tv_nsec = (long long)(op->timeout_ns % 1000000000u);
+	/* An absolute deadline on the monotonic clock, fixed at the first
+	 * start: an operation restarted after -EINTR keeps its deadline
+	 * instead of waiting its whole timeout again.  The kernel reads the
+	 * timespec at submission, while op is alive. */
+	if (!op->ts.tv_sec && !op->ts.tv_nsec) {
+		uint64_t deadline = loop_now_ns() + op->timeout_ns;
+		op->ts.tv_sec = (long long)(deadline / 1000000000u);
+		op->ts.tv_nsec = (long long)(deadline % 1000000000u);
+	}
 	struct io_uring_sqe *t = io_uring_get_sqe(ring_of(loop));
-	io_uring_prep_link_timeout(t, &op->ts, 0);
+	io_uring_prep_link_timeout(t, &op->ts, IORING_TIMEOUT_ABS);
 	io_uring_sqe_set_data(t, (void *)(uintptr_t)TAG_TIMEOUT);
 }
 

@@ -64,7 +64,6 @@ static _Thread_local struct pool pool
 static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pool *pools;
 static pthread_key_t exit_key;
-static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static bool exit_key_made;
 
 /* The owning thread is the only writer: no read-modify-write needed. */
@@ -142,11 +141,13 @@ static void unlock_pools(void)
 	pthread_mutex_unlock(&pools_lock);
 }
 
-static void make_exit_key(void)
+/* At load, not on a thread's first stack: a fork while another thread is
+ * inside pthread_once, or just registering the fork handlers, leaves the
+ * child a lock held by a thread it lacks (the depot's handler hung a child
+ * that way).  A child of fork must not inherit pools_lock held either. */
+__attribute__((constructor)) static void make_exit_key(void)
 {
 	exit_key_made = pthread_key_create(&exit_key, pool_exit) == 0;
-	/* A child of fork must not inherit the lock held by a thread it
-	 * lacks. */
 	pthread_atfork(lock_pools, unlock_pools, unlock_pools);
 }
 
@@ -155,7 +156,6 @@ static void make_exit_key(void)
 static bool pool_init(struct pool *p)
 {
 	eddy_stack_guard_thread_init();
-	pthread_once(&exit_key_once, make_exit_key);
 	if (!exit_key_made || pthread_setspecific(exit_key, p))
 		return false;
 	pthread_mutex_lock(&pools_lock);

@@ -15,23 +15,9 @@
 
 #include "ctx/alloc.h"
 #include "eddy.h"
+#include "loop_test.h"
 
 EDDY_SUITE(loop_group);
-
-/* A test whose body runs inside eddy_run. */
-#define LOOP_TEST(name, ...)                                             \
-	static void name##_body(void);                                   \
-	static void *name##_main(void *arg)                              \
-	{                                                                \
-		(void)arg;                                               \
-		name##_body();                                           \
-		return NULL;                                             \
-	}                                                                \
-	Test(loop_group, name, ##__VA_ARGS__)                            \
-	{                                                                \
-		cr_assert_eq(eddy_run(name##_main, NULL, NULL), 0);      \
-	}                                                                \
-	static void name##_body(void)
 
 #define MINUTE (60 * 1000000000ull)
 
@@ -78,7 +64,7 @@ static void spawn(eddy_group *g, eddy_fn fn, void *arg)
 
 /* ---- success and failure ------------------------------------------------ */
 
-LOOP_TEST(group_wait_is_0_when_every_child_succeeds)
+LOOP_TEST(loop_group, group_wait_is_0_when_every_child_succeeds)
 {
 	eddy_group *g = new_group();
 	struct kid k[3] = { { .yields = 2 }, { .yields = 0 }, { .yields = 1 } };
@@ -92,7 +78,7 @@ LOOP_TEST(group_wait_is_0_when_every_child_succeeds)
 	cr_assert_eq(eddy_group_free(g), 0);
 }
 
-LOOP_TEST(group_wait_of_an_empty_group_is_0)
+LOOP_TEST(loop_group, group_wait_of_an_empty_group_is_0)
 {
 	eddy_group *g = new_group();
 	cr_assert_eq(eddy_group_wait(g, NULL), 0);
@@ -104,7 +90,7 @@ static void *returns_arg(void *arg)
 	return arg;
 }
 
-LOOP_TEST(group_child_fails_only_by_returning_eddy_group_failed)
+LOOP_TEST(loop_group, group_child_fails_only_by_returning_eddy_group_failed)
 {
 	eddy_group *g = new_group();
 	spawn(g, returns_arg, NULL);
@@ -117,7 +103,7 @@ LOOP_TEST(group_child_fails_only_by_returning_eddy_group_failed)
 	eddy_group_free(g);
 }
 
-LOOP_TEST(group_first_failure_cancels_the_siblings_and_is_reported,
+LOOP_TEST(loop_group, group_first_failure_cancels_the_siblings_and_is_reported,
 	  .timeout = 20)
 {
 	eddy_group *g = new_group();
@@ -135,7 +121,7 @@ LOOP_TEST(group_first_failure_cancels_the_siblings_and_is_reported,
 	eddy_group_free(g);
 }
 
-LOOP_TEST(group_failure_cancels_the_siblings_before_anyone_waits,
+LOOP_TEST(loop_group, group_failure_cancels_the_siblings_before_anyone_waits,
 	  .timeout = 20)
 {
 	eddy_group *g = new_group();
@@ -149,7 +135,7 @@ LOOP_TEST(group_failure_cancels_the_siblings_before_anyone_waits,
 	eddy_group_free(g);
 }
 
-LOOP_TEST(group_spawn_while_the_group_cancels_is_ecanceled)
+LOOP_TEST(loop_group, group_spawn_while_the_group_cancels_is_ecanceled)
 {
 	eddy_group *g = new_group();
 	struct kid failer = { .fail = -EIO }, later = { 0 };
@@ -191,7 +177,7 @@ static void *spawns_sleepers_and_waits(void *arg)
 	return waits_on_its_group(w);
 }
 
-LOOP_TEST(group_wait_cancelled_cancels_the_children_and_waits_for_them,
+LOOP_TEST(loop_group, group_wait_cancelled_cancels_the_children_and_waits_for_them,
 	  .timeout = 20)
 {
 	eddy_event *started = eddy_event_new();
@@ -216,7 +202,7 @@ static void *cancels_itself_then_waits(void *arg)
 	return spawns_sleepers_and_waits(arg);
 }
 
-LOOP_TEST(group_wait_in_a_cancelled_task_cancels_the_children, .timeout = 20)
+LOOP_TEST(loop_group, group_wait_in_a_cancelled_task_cancels_the_children, .timeout = 20)
 {
 	struct waiting w = { .g = new_group() };
 	cr_assert_eq(eddy_join(eddy_spawn(cancels_itself_then_waits, &w), NULL),
@@ -319,7 +305,7 @@ static void *spawns_a_sibling(void *arg)
 	return NULL;
 }
 
-LOOP_TEST(group_waits_for_children_spawned_by_children)
+LOOP_TEST(loop_group, group_waits_for_children_spawned_by_children)
 {
 	shared = new_group();
 	struct kid sibling = { .yields = 2 };
@@ -335,7 +321,7 @@ static void *waits_on_shared(void *arg)
 	return NULL;
 }
 
-LOOP_TEST(group_wait_by_its_own_child_is_edeadlk)
+LOOP_TEST(loop_group, group_wait_by_its_own_child_is_edeadlk)
 {
 	shared = new_group();
 	int result = 0;
@@ -351,7 +337,7 @@ static void *waits_for_event(void *arg)
 	return NULL;
 }
 
-LOOP_TEST(group_wait_by_a_second_task_is_ebusy)
+LOOP_TEST(loop_group, group_wait_by_a_second_task_is_ebusy)
 {
 	shared = new_group();
 	eddy_event *go = eddy_event_new();
@@ -368,7 +354,7 @@ LOOP_TEST(group_wait_by_a_second_task_is_ebusy)
 	eddy_event_free(go);
 }
 
-LOOP_TEST(group_free_before_the_wait_is_ebusy)
+LOOP_TEST(loop_group, group_free_before_the_wait_is_ebusy)
 {
 	eddy_group *g = new_group();
 	struct kid k = { 0 };

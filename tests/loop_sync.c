@@ -17,23 +17,9 @@
 
 #include "ctx/alloc.h"
 #include "eddy.h"
+#include "loop_test.h"
 
 EDDY_SUITE(loop_sync);
-
-/* A test whose body runs inside eddy_run. */
-#define LOOP_TEST(name)                                                  \
-	static void name##_body(void);                                   \
-	static void *name##_main(void *arg)                              \
-	{                                                                \
-		(void)arg;                                               \
-		name##_body();                                           \
-		return NULL;                                             \
-	}                                                                \
-	Test(loop_sync, name)                                            \
-	{                                                                \
-		cr_assert_eq(eddy_run(name##_main, NULL, NULL), 0);      \
-	}                                                                \
-	static void name##_body(void)
 
 #define MS 1000000u
 
@@ -131,7 +117,7 @@ static void assert_order(const struct order *o, int n)
 
 /* ---- events ------------------------------------------------------------- */
 
-LOOP_TEST(event_set_wakes_every_waiter_in_fifo_order)
+LOOP_TEST(loop_sync, event_set_wakes_every_waiter_in_fifo_order)
 {
 	eddy_event *ev = eddy_event_new();
 	struct order o = { 0 };
@@ -150,7 +136,7 @@ LOOP_TEST(event_set_wakes_every_waiter_in_fifo_order)
 	cr_assert_eq(eddy_event_free(ev), 0);
 }
 
-LOOP_TEST(event_stays_set_until_cleared)
+LOOP_TEST(loop_sync, event_stays_set_until_cleared)
 {
 	eddy_event *ev = eddy_event_new();
 	cr_assert_not(eddy_event_is_set(ev));
@@ -164,7 +150,7 @@ LOOP_TEST(event_stays_set_until_cleared)
 	eddy_event_free(ev);
 }
 
-LOOP_TEST(event_waiter_woken_by_set_succeeds_though_cleared_before_it_runs)
+LOOP_TEST(loop_sync, event_waiter_woken_by_set_succeeds_though_cleared_before_it_runs)
 {
 	eddy_event *ev = eddy_event_new();
 	struct job j = { .obj = ev };
@@ -177,7 +163,7 @@ LOOP_TEST(event_waiter_woken_by_set_succeeds_though_cleared_before_it_runs)
 	eddy_event_free(ev);
 }
 
-LOOP_TEST(event_wait_timeout_is_etimedout_and_leaves_no_trace)
+LOOP_TEST(loop_sync, event_wait_timeout_is_etimedout_and_leaves_no_trace)
 {
 	eddy_event *ev = eddy_event_new();
 	struct order o = { 0 };
@@ -195,7 +181,7 @@ LOOP_TEST(event_wait_timeout_is_etimedout_and_leaves_no_trace)
 	cr_assert_eq(eddy_event_free(ev), 0); /* nobody left waiting */
 }
 
-LOOP_TEST(event_cancelled_waiter_leaves_no_trace)
+LOOP_TEST(loop_sync, event_cancelled_waiter_leaves_no_trace)
 {
 	eddy_event *ev = eddy_event_new();
 	struct job gone = { .obj = ev }, stays = { .obj = ev };
@@ -214,7 +200,7 @@ LOOP_TEST(event_cancelled_waiter_leaves_no_trace)
 
 /* ---- channels ----------------------------------------------------------- */
 
-LOOP_TEST(chan_delivers_items_in_send_order)
+LOOP_TEST(loop_sync, chan_delivers_items_in_send_order)
 {
 	eddy_chan *ch = eddy_chan_new(3);
 	const char *sent[] = { "a", "b", "c" };
@@ -236,7 +222,7 @@ LOOP_TEST(chan_delivers_items_in_send_order)
 	eddy_chan_free(ch);
 }
 
-LOOP_TEST(chan_full_suspends_senders_and_serves_them_in_fifo_order)
+LOOP_TEST(loop_sync, chan_full_suspends_senders_and_serves_them_in_fifo_order)
 {
 	eddy_chan *ch = eddy_chan_new(1);
 	struct order o = { 0 };
@@ -264,7 +250,7 @@ LOOP_TEST(chan_full_suspends_senders_and_serves_them_in_fifo_order)
 	eddy_chan_free(ch);
 }
 
-LOOP_TEST(chan_empty_suspends_receivers_and_serves_them_in_fifo_order)
+LOOP_TEST(loop_sync, chan_empty_suspends_receivers_and_serves_them_in_fifo_order)
 {
 	eddy_chan *ch = eddy_chan_new(4);
 	struct order o = { 0 };
@@ -287,7 +273,7 @@ LOOP_TEST(chan_empty_suspends_receivers_and_serves_them_in_fifo_order)
 	eddy_chan_free(ch);
 }
 
-LOOP_TEST(chan_of_capacity_0_completes_a_send_only_when_received)
+LOOP_TEST(loop_sync, chan_of_capacity_0_completes_a_send_only_when_received)
 {
 	eddy_chan *ch = eddy_chan_new(0);
 	cr_assert_eq(eddy_chan_try_send(ch, "x"), -EAGAIN);
@@ -310,7 +296,7 @@ LOOP_TEST(chan_of_capacity_0_completes_a_send_only_when_received)
 	eddy_chan_free(ch);
 }
 
-LOOP_TEST(chan_send_timeout_is_etimedout_and_the_slot_goes_to_the_next_sender)
+LOOP_TEST(loop_sync, chan_send_timeout_is_etimedout_and_the_slot_goes_to_the_next_sender)
 {
 	eddy_chan *ch = eddy_chan_new(1);
 	eddy_chan_send(ch, "first");
@@ -331,7 +317,7 @@ LOOP_TEST(chan_send_timeout_is_etimedout_and_the_slot_goes_to_the_next_sender)
 	cr_assert_eq(eddy_chan_free(ch), 0);
 }
 
-LOOP_TEST(chan_recv_timeout_is_etimedout_and_the_item_goes_to_the_next_receiver)
+LOOP_TEST(loop_sync, chan_recv_timeout_is_etimedout_and_the_item_goes_to_the_next_receiver)
 {
 	eddy_chan *ch = eddy_chan_new(1);
 	struct job quick = { .obj = ch, .timeout_ns = MS };
@@ -349,7 +335,7 @@ LOOP_TEST(chan_recv_timeout_is_etimedout_and_the_item_goes_to_the_next_receiver)
 	eddy_chan_free(ch);
 }
 
-LOOP_TEST(chan_cancelled_sender_leaves_no_trace)
+LOOP_TEST(loop_sync, chan_cancelled_sender_leaves_no_trace)
 {
 	eddy_chan *ch = eddy_chan_new(0);
 	struct job gone = { .obj = ch, .item = "gone" };
@@ -368,7 +354,7 @@ LOOP_TEST(chan_cancelled_sender_leaves_no_trace)
 	eddy_chan_free(ch);
 }
 
-LOOP_TEST(chan_cancelled_receiver_leaves_no_trace)
+LOOP_TEST(loop_sync, chan_cancelled_receiver_leaves_no_trace)
 {
 	eddy_chan *ch = eddy_chan_new(0);
 	struct job gone = { .obj = ch }, stays = { .obj = ch };
@@ -385,7 +371,7 @@ LOOP_TEST(chan_cancelled_receiver_leaves_no_trace)
 	eddy_chan_free(ch);
 }
 
-LOOP_TEST(chan_close_lets_receivers_drain_then_is_epipe)
+LOOP_TEST(loop_sync, chan_close_lets_receivers_drain_then_is_epipe)
 {
 	eddy_chan *ch = eddy_chan_new(4);
 	eddy_chan_send(ch, "a");
@@ -404,7 +390,7 @@ LOOP_TEST(chan_close_lets_receivers_drain_then_is_epipe)
 	eddy_chan_free(ch);
 }
 
-LOOP_TEST(chan_close_wakes_waiting_receivers_with_epipe)
+LOOP_TEST(loop_sync, chan_close_wakes_waiting_receivers_with_epipe)
 {
 	eddy_chan *ch = eddy_chan_new(1);
 	struct job r[2] = { { .obj = ch }, { .obj = ch } };
@@ -419,7 +405,7 @@ LOOP_TEST(chan_close_wakes_waiting_receivers_with_epipe)
 	cr_assert_eq(eddy_chan_free(ch), 0);
 }
 
-LOOP_TEST(chan_close_wakes_waiting_senders_with_epipe_and_keeps_buffered_items)
+LOOP_TEST(loop_sync, chan_close_wakes_waiting_senders_with_epipe_and_keeps_buffered_items)
 {
 	eddy_chan *ch = eddy_chan_new(1);
 	eddy_chan_send(ch, "buffered");
@@ -438,7 +424,7 @@ LOOP_TEST(chan_close_wakes_waiting_senders_with_epipe_and_keeps_buffered_items)
 
 /* ---- mutexes ------------------------------------------------------------ */
 
-LOOP_TEST(mutex_unlock_hands_the_lock_to_waiters_in_fifo_order)
+LOOP_TEST(loop_sync, mutex_unlock_hands_the_lock_to_waiters_in_fifo_order)
 {
 	eddy_mutex *m = eddy_mutex_new();
 	struct order o = { 0 };
@@ -469,7 +455,7 @@ static void *unlocks(void *arg)
 	return NULL;
 }
 
-LOOP_TEST(mutex_unlock_by_a_task_not_the_owner_is_eperm)
+LOOP_TEST(loop_sync, mutex_unlock_by_a_task_not_the_owner_is_eperm)
 {
 	eddy_mutex *m = eddy_mutex_new();
 	cr_assert_eq(eddy_mutex_unlock(m), -EPERM); /* not locked */
@@ -483,7 +469,7 @@ LOOP_TEST(mutex_unlock_by_a_task_not_the_owner_is_eperm)
 	cr_assert_eq(eddy_mutex_free(m), 0);
 }
 
-LOOP_TEST(mutex_lock_by_its_owner_is_edeadlk)
+LOOP_TEST(loop_sync, mutex_lock_by_its_owner_is_edeadlk)
 {
 	eddy_mutex *m = eddy_mutex_new();
 	eddy_mutex_lock(m);
@@ -493,7 +479,7 @@ LOOP_TEST(mutex_lock_by_its_owner_is_edeadlk)
 	eddy_mutex_free(m);
 }
 
-LOOP_TEST(mutex_lock_timeout_is_etimedout_and_the_lock_goes_to_the_next_waiter)
+LOOP_TEST(loop_sync, mutex_lock_timeout_is_etimedout_and_the_lock_goes_to_the_next_waiter)
 {
 	eddy_mutex *m = eddy_mutex_new();
 	struct order o = { 0 };
@@ -513,7 +499,7 @@ LOOP_TEST(mutex_lock_timeout_is_etimedout_and_the_lock_goes_to_the_next_waiter)
 	eddy_mutex_free(m);
 }
 
-LOOP_TEST(mutex_cancelled_waiter_leaves_no_trace)
+LOOP_TEST(loop_sync, mutex_cancelled_waiter_leaves_no_trace)
 {
 	eddy_mutex *m = eddy_mutex_new();
 	struct order o = { 0 };
@@ -534,7 +520,7 @@ LOOP_TEST(mutex_cancelled_waiter_leaves_no_trace)
 
 /* ---- semaphores --------------------------------------------------------- */
 
-LOOP_TEST(sem_counts_its_permits)
+LOOP_TEST(loop_sync, sem_counts_its_permits)
 {
 	eddy_sem *s = eddy_sem_new(2);
 	cr_assert_eq(eddy_sem_value(s), 2);
@@ -555,7 +541,7 @@ LOOP_TEST(sem_counts_its_permits)
 	eddy_sem_free(s);
 }
 
-LOOP_TEST(sem_release_hands_permits_to_waiters_in_fifo_order)
+LOOP_TEST(loop_sync, sem_release_hands_permits_to_waiters_in_fifo_order)
 {
 	eddy_sem *s = eddy_sem_new(0);
 	struct order o = { 0 };
@@ -578,7 +564,7 @@ LOOP_TEST(sem_release_hands_permits_to_waiters_in_fifo_order)
 	eddy_sem_free(s);
 }
 
-LOOP_TEST(sem_acquire_timeout_is_etimedout_and_the_permit_goes_to_the_next_waiter)
+LOOP_TEST(loop_sync, sem_acquire_timeout_is_etimedout_and_the_permit_goes_to_the_next_waiter)
 {
 	eddy_sem *s = eddy_sem_new(0);
 	struct order o = { 0 };
@@ -598,7 +584,7 @@ LOOP_TEST(sem_acquire_timeout_is_etimedout_and_the_permit_goes_to_the_next_waite
 	cr_assert_eq(eddy_sem_free(s), 0);
 }
 
-LOOP_TEST(sem_cancelled_waiter_leaves_no_trace)
+LOOP_TEST(loop_sync, sem_cancelled_waiter_leaves_no_trace)
 {
 	eddy_sem *s = eddy_sem_new(0);
 	struct order o = { 0 };
@@ -617,7 +603,7 @@ LOOP_TEST(sem_cancelled_waiter_leaves_no_trace)
 	cr_assert_eq(eddy_sem_free(s), 0);
 }
 
-LOOP_TEST(sem_waiter_cancelled_after_the_hand_off_keeps_its_permit)
+LOOP_TEST(loop_sync, sem_waiter_cancelled_after_the_hand_off_keeps_its_permit)
 {
 	eddy_sem *s = eddy_sem_new(0);
 	struct job j = { .obj = s };
@@ -710,7 +696,7 @@ Test(loop_sync, null_handles_are_einval)
 }
 
 /* The loop's first timed wait allocates its timer heap. */
-LOOP_TEST(timed_wait_whose_timer_cannot_be_armed_is_enomem_and_leaves_no_trace)
+LOOP_TEST(loop_sync, timed_wait_whose_timer_cannot_be_armed_is_enomem_and_leaves_no_trace)
 {
 	eddy_sem *s = eddy_sem_new(0);
 	eddy_alloc_fail_nth(1);
@@ -721,7 +707,7 @@ LOOP_TEST(timed_wait_whose_timer_cannot_be_armed_is_enomem_and_leaves_no_trace)
 
 /* A wait that nothing can end: the loop's deadlock breaker cancels it, and
  * the waiter unwinds with -ECANCELED. */
-LOOP_TEST(wait_nothing_can_end_is_cancelled_by_the_loop)
+LOOP_TEST(loop_sync, wait_nothing_can_end_is_cancelled_by_the_loop)
 {
 	eddy_sem *s = eddy_sem_new(0);
 	cr_assert_eq(eddy_sem_acquire(s), -ECANCELED);

@@ -1,12 +1,18 @@
 /*
  * What the worker-thread tests share: the variable they watch (the forum
  * thread's current user), and what a worker or a task may do to it.
- * Included by tests/threads_*.c, each its own program.
+ * The gates and run_loop: how a test orders a worker thread against the
+ * loop without sleeping.  Included by tests/threads_*.c, each its own
+ * program.
  */
 #ifndef EDDY_TESTS_THREADS_COMMON_H
 #define EDDY_TESTS_THREADS_COMMON_H
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "eddy.h"
 
@@ -50,5 +56,69 @@ static inline void *noop(void *arg)
 {
 	return arg;
 }
+
+/*
+ * Run main(arg) on a new loop with this backend and pool size (0: the
+ * defaults).  The loop must use the backend asked for unless EDDY_BACKEND
+ * overrides it for the whole run.
+ */
+static inline void run_loop(enum eddy_backend backend, unsigned workers,
+		     eddy_fn main, void *arg)
+{
+	if (!user)
+		cr_assert_not_null(user = eddy_var_new("user"));
+	eddy_loop_config cfg = { .backend = backend, .workers = workers };
+	eddy_loop *loop = eddy_loop_new(&cfg);
+	cr_assert_not_null(loop);
+	if (backend && !getenv("EDDY_BACKEND"))
+		cr_assert_eq(eddy_loop_backend(loop), backend);
+	cr_assert_eq(eddy_loop_run(loop, main, arg, NULL), 0);
+	eddy_loop_free(loop);
+}
+
+/*
+ * A one-shot pipe between a worker thread and a task.  Threads block in
+ * read(2) and write(2); tasks use eddy_read and eddy_write, so that only
+ * the task waits.
+ */
+struct gate {
+	int fd[2];
+};
+
+static inline void gate_init(struct gate *g)
+{
+	cr_assert_eq(pipe2(g->fd, O_CLOEXEC), 0);
+}
+
+static inline void gate_fini(struct gate *g)
+{
+	close(g->fd[0]);
+	close(g->fd[1]);
+}
+
+static inline void thread_opens(struct gate *g)
+{
+	while (write(g->fd[1], "x", 1) < 0 && errno == EINTR)
+		;
+}
+
+static inline void thread_passes(struct gate *g)
+{
+	char c;
+	while (read(g->fd[0], &c, 1) < 0 && errno == EINTR)
+		;
+}
+
+static inline long task_opens(struct gate *g)
+{
+	return eddy_write(g->fd[1], "x", 1);
+}
+
+static inline long task_passes(struct gate *g)
+{
+	char c;
+	return eddy_read(g->fd[0], &c, 1);
+}
+
 
 #endif
