@@ -9,7 +9,7 @@
  * wall time, so the pictures are the same on every machine and backend.
  */
 #define _GNU_SOURCE /* mkdtemp */
-#include "check.h"
+#include "forum_common.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,13 +17,6 @@
 #include <sys/wait.h>
 
 EDDY_SUITE(forum_pictures);
-
-#ifndef FORUM_BIN_DIR
-#error "the Makefile defines FORUM_BIN_DIR: the built demos' folder"
-#endif
-#ifndef EDDY_SRC_DIR
-#error "the Makefile defines EDDY_SRC_DIR: the source tree"
-#endif
 
 #define RENDER "python3 '" EDDY_SRC_DIR "/examples/trace/render.py'"
 
@@ -64,13 +57,7 @@ static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	cr_assert_not_null(f, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	long len = ftell(f);
-	rewind(f);
-	char *text = malloc((size_t)len + 1);
-	cr_assert_not_null(text);
-	cr_assert_eq(fread(text, 1, (size_t)len, f), (size_t)len);
-	text[len] = '\0';
+	char *text = read_all(f);
 	fclose(f);
 	return text;
 }
