@@ -19,7 +19,8 @@ static const struct {
 		  "another variable or made in another context" },
 	{ EBUSY, "busy: the context is already entered, by this thread or "
 		 "another (PEP 567's RuntimeError), or the object is in use "
-		 "(running, locked, or waited on)" },
+		 "(running, locked, or waited on), or a trace is already "
+		 "being recorded" },
 	{ ENOMEM, "out of memory; the objects involved were left as they were" },
 	{ EPERM, "not permitted here: a suspending call or spawn outside a "
 		 "task of a running loop, or io_uring forbidden by "
@@ -36,6 +37,8 @@ static const struct {
 		  "could be started" },
 	{ EOVERFLOW, "a count would overflow (a semaphore released past its "
 		     "maximum)" },
+	{ ENOSPC, "no space left on the device: the trace file could not be "
+		  "written (the disk is full)" },
 };
 
 const char *eddy_strerror(int err)

@@ -374,3 +374,9 @@ Test(loop_trace, full_disk_midway_stops_the_trace_with_one_line_only)
 	traced(spawns_and_joins, NULL);
 	TRACE_HAS("spawn", "join");
 }
+
+Test(loop_trace, trace_errors_are_explained)
+{
+	cr_assert_not_null(strstr(eddy_strerror(-EBUSY), "trace"));
+	cr_assert_not_null(strstr(eddy_strerror(-ENOSPC), "trace file"));
+}
