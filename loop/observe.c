@@ -9,11 +9,12 @@
  * The slow-task report reads the clock around each resume only while it
  * is on; off, it costs the test of loop->slow_ns.
  *
- * SIGQUIT.  A signal handler may call almost nothing (not fprintf, not
+ * Signals.  A signal handler may call almost nothing (not fprintf, not
  * malloc), and a wedged task could hold whatever lock it would need.  So
- * the signal is blocked and read from a signalfd, with a read the loop
- * keeps armed in its backend like the wake-up's eventfd (wake.c): the
- * dump runs on the loop's thread, between two tasks, as a completion.
+ * SIGQUIT (the dump) and the program's choice of signal for the counters
+ * are blocked and read from one signalfd, with a read the loop keeps
+ * armed in its backend like the wake-up's eventfd (wake.c): the dump runs
+ * on the loop's thread, between two tasks, as a completion.
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -65,6 +66,28 @@ int eddy_loop_stats(eddy_loop *loop, eddy_stats *out)
 	return 0;
 }
 
+int eddy_loop_print_stats(eddy_loop *loop, FILE *out)
+{
+	eddy_stats st;
+	int err = eddy_loop_stats(loop, &st);
+	if (err || !out)
+		return err ? err : -EINVAL;
+	fprintf(out,
+		"eddy stats: tasks %" PRIu64 " alive, %" PRIu64 " finished, "
+		"%" PRIu64 " switches; io %" PRIu64 " submitted, %" PRIu64
+		" completed, %" PRIu64 " submit calls; timers %" PRIu64
+		" armed, %" PRIu64 " fired; stacks %" PRIu64 " mapped, %" PRIu64
+		" pooled, %" PRIu64 " mprotected, %" PRIu64 " unguarded; "
+		"workers %" PRIu64 " busy, %" PRIu64 " idle\n",
+		st.tasks_alive, st.tasks_finished, st.switches,
+		st.io_submitted, st.io_completed, st.io_submit_calls,
+		st.timers_armed, st.timers_fired, st.stacks_mapped,
+		st.stacks_pooled, st.stacks_mprotected, st.stacks_unguarded,
+		st.workers_busy, st.workers_idle);
+	fflush(out);
+	return 0;
+}
+
 /* ---- slow tasks ------------------------------------------------------------ */
 
 atomic_int eddy_switch_watchers;
@@ -112,12 +135,15 @@ void switch_suspended(eddy_loop *loop, eddy_task *t, bool finished,
 		slow_task_check(loop, t, began);
 }
 
-/* ---- SIGQUIT ------------------------------------------------------------------ */
+/* ---- signals: a dump on SIGQUIT, the counters on another ------------------- */
 
-struct sigquit {
+struct signals {
 	int fd;
-	FILE *out;      /* NULL: off */
-	bool unblock;   /* SIGQUIT was not blocked before: unblock it after */
+	sigset_t set;     /* the signals the fd reads */
+	sigset_t blocked; /* of those, the ones this code blocked */
+	FILE *dump_out;   /* SIGQUIT: eddy_loop_dump, or NULL */
+	int stats_signo;  /* eddy_loop_stats_on_signal's, or 0 */
+	FILE *stats_out;
 	struct signalfd_siginfo info;
 	struct io_op read;
 };
@@ -127,73 +153,108 @@ static void arm(eddy_loop *loop);
 static void got_signal(eddy_loop *loop, struct io_op *op, long res)
 {
 	(void)op;
+	struct signals *g = loop->signals;
 	if (res < 0 && res != -EINTR && res != -EAGAIN)
 		return; /* the fd broke: stop rather than spin */
-	if (res == (long)sizeof loop->sigquit->info && loop->sigquit->out)
-		eddy_loop_dump(loop, loop->sigquit->out);
+	if (res == (long)sizeof g->info) {
+		int signo = (int)g->info.ssi_signo;
+		if (signo == SIGQUIT && g->dump_out)
+			eddy_loop_dump(loop, g->dump_out);
+		else if (signo == g->stats_signo && g->stats_out)
+			eddy_loop_print_stats(loop, g->stats_out);
+	}
 	arm(loop);
 }
 
 static void arm(eddy_loop *loop)
 {
-	struct sigquit *q = loop->sigquit;
-	q->read = (struct io_op){ .kind = IO_READ, .fd = q->fd,
-				  .buf = &q->info, .len = sizeof q->info,
+	struct signals *g = loop->signals;
+	g->read = (struct io_op){ .kind = IO_READ, .fd = g->fd,
+				  .buf = &g->info, .len = sizeof g->info,
 				  .done = got_signal };
-	loop->be->start(loop, &q->read);
+	loop->be->start(loop, &g->read);
 }
 
-static int sigquit_start(eddy_loop *loop)
+/* Read signo through the loop's signalfd (on), or no longer (off): 0 or
+ * the errno of signalfd, with nothing changed. */
+static int watch_signal(eddy_loop *loop, int signo, bool on)
 {
-	struct sigquit *q = eddy_alloc(sizeof *q);
-	if (!q)
-		return -ENOMEM;
-	sigset_t set, old;
-	sigemptyset(&set);
-	sigaddset(&set, SIGQUIT);
-	pthread_sigmask(SIG_BLOCK, &set, &old);
-	*q = (struct sigquit){ .unblock = !sigismember(&old, SIGQUIT) };
-	q->fd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (q->fd < 0) {
-		int err = -errno;
-		if (q->unblock)
-			pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-		eddy_free(q);
-		return err;
+	struct signals *g = loop->signals;
+	bool fresh = !g;
+	if (fresh && !on)
+		return 0;
+	if (fresh) {
+		if (!(g = eddy_alloc(sizeof *g)))
+			return -ENOMEM;
+		*g = (struct signals){ .fd = -1 };
+		sigemptyset(&g->set);
+		sigemptyset(&g->blocked);
 	}
-	loop->sigquit = q;
-	arm(loop);
-	return 0;
+	sigset_t one, old;
+	sigemptyset(&one);
+	sigaddset(&one, signo);
+	if (on) {
+		pthread_sigmask(SIG_BLOCK, &one, &old);
+		if (!sigismember(&old, signo))
+			sigaddset(&g->blocked, signo);
+		sigaddset(&g->set, signo);
+	} else {
+		sigdelset(&g->set, signo);
+	}
+	int fd = signalfd(g->fd, &g->set, SFD_CLOEXEC);
+	int err = fd < 0 ? -errno : 0;
+	if (err && on)
+		sigdelset(&g->set, signo);
+	if ((err || !on) && sigismember(&g->blocked, signo)) {
+		sigdelset(&g->blocked, signo);
+		pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	}
+	if (fresh && err)
+		eddy_free(g);
+	if (fresh && !err) {
+		g->fd = fd;
+		loop->signals = g;
+		arm(loop);
+	}
+	return err;
 }
 
 int eddy_loop_dump_on_sigquit(eddy_loop *loop, FILE *out)
 {
 	if (!loop)
 		return -EINVAL;
-	if (!loop->sigquit && !out)
-		return 0;
-	if (!loop->sigquit) {
-		int err = sigquit_start(loop);
-		if (err)
-			return err;
+	int err = watch_signal(loop, SIGQUIT, out != NULL);
+	if (!err && loop->signals)
+		loop->signals->dump_out = out;
+	return err;
+}
+
+int eddy_loop_stats_on_signal(eddy_loop *loop, int signo, FILE *out)
+{
+	if (!loop || signo <= 0 || signo >= NSIG || signo == SIGQUIT ||
+	    signo == SIGKILL || signo == SIGSTOP)
+		return -EINVAL;
+	struct signals *g = loop->signals;
+	if (g && g->stats_signo && g->stats_signo != signo) {
+		watch_signal(loop, g->stats_signo, false);
+		g->stats_signo = 0;
 	}
-	loop->sigquit->out = out;
-	return 0;
+	int err = watch_signal(loop, signo, out != NULL);
+	if (!err && (g = loop->signals)) {
+		g->stats_signo = out ? signo : 0;
+		g->stats_out = out;
+	}
+	return err;
 }
 
 void observe_loop_free(eddy_loop *loop)
 {
 	eddy_loop_report_slow_tasks(loop, UINT64_MAX);
-	struct sigquit *q = loop->sigquit;
-	if (!q)
+	struct signals *g = loop->signals;
+	if (!g)
 		return;
-	close(q->fd);
-	if (q->unblock) {
-		sigset_t set;
-		sigemptyset(&set);
-		sigaddset(&set, SIGQUIT);
-		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	}
-	eddy_free(q);
-	loop->sigquit = NULL;
+	close(g->fd);
+	pthread_sigmask(SIG_UNBLOCK, &g->blocked, NULL);
+	eddy_free(g);
+	loop->signals = NULL;
 }

@@ -83,7 +83,8 @@ int eddy_loop_dump(eddy_loop *loop, FILE *out);
  * and read through the loop's ring from a signalfd, so the dump runs on
  * the loop's thread between tasks, never in a signal handler.  Make the
  * call before the program starts threads of its own, or block SIGQUIT in
- * them.  out NULL turns it off.  0, -EINVAL, or the errno of signalfd.
+ * them.  out NULL turns it off (and unblocks SIGQUIT).  0, -EINVAL, or
+ * the errno of signalfd.
  */
 int eddy_loop_dump_on_sigquit(eddy_loop *loop, FILE *out);
 
@@ -101,7 +102,7 @@ typedef struct eddy_stats {
 	/* tasks of this loop */
 	uint64_t tasks_alive;     /* spawned and not yet returned */
 	uint64_t tasks_finished;  /* returned, ever */
-	uint64_t switches;        /* times a task was resumed */
+	uint64_t switches;        /* times a task ran and suspended or returned */
 	/* the kernel interface */
 	uint64_t io_submitted;    /* io_uring: SQEs queued; epoll: ops begun */
 	uint64_t io_completed;    /* io_uring: CQEs reaped; epoll: ops ended */
@@ -121,8 +122,21 @@ typedef struct eddy_stats {
 	uint64_t workers_idle;
 } eddy_stats;
 
-/* Fill *out.  0, or -EINVAL. */
+/* Fill *out, on the loop's thread.  0, or -EINVAL. */
 int eddy_loop_stats(eddy_loop *loop, eddy_stats *out);
+
+/* The counters on one line of out ("eddy stats: tasks 3 alive, ..."). */
+int eddy_loop_print_stats(eddy_loop *loop, FILE *out);
+
+/*
+ * Print the counters to out whenever the process gets signo (SIGUSR1, say)
+ * while the loop runs, read through the ring as for
+ * eddy_loop_dump_on_sigquit (and with the same caveats).  One signal per
+ * loop: a second call replaces the first; out NULL turns it off and
+ * unblocks the signal.  0; -EINVAL (SIGQUIT, SIGKILL, SIGSTOP, or not a
+ * signal); or the errno of signalfd.
+ */
+int eddy_loop_stats_on_signal(eddy_loop *loop, int signo, FILE *out);
 
 #pragma GCC visibility pop
 

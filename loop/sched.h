@@ -110,7 +110,7 @@ struct eddy_loop {
 	uint64_t round_ns;       /* coarse time, of this round or a recent one */
 	unsigned unstamped;      /* rounds until round_ns is read again */
 	uint64_t slow_ns;        /* the slow-task report's threshold, or 0 */
-	struct sigquit *sigquit; /* eddy_loop_dump_on_sigquit, or NULL */
+	struct signals *signals; /* signals read through the ring, or NULL */
 };
 
 static inline struct sched *sched_of(eddy_task *t)

@@ -9,6 +9,7 @@
 #include "check.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +262,54 @@ Test(loop_observe, sigquit_dumps_through_the_ring_when_asked)
 	cr_assert_eq(eddy_loop_dump_on_sigquit(NULL, stderr), -EINVAL);
 }
 
+static void *sends_sigusr1(void *arg)
+{
+	FILE *out = arg;
+	cr_assert_eq(kill(getpid(), SIGUSR1), 0);
+	for (int i = 0; i < 1000 && ftell(out) == 0; i++)
+		cr_assert_eq(eddy_sleep(1000000), 0);
+	return NULL;
+}
+
+Test(loop_observe, a_chosen_signal_prints_the_counters)
+{
+	FILE *out = tmpfile();
+	eddy_loop *loop = eddy_loop_new(NULL);
+	cr_assert_eq(eddy_loop_stats_on_signal(loop, SIGUSR1, out), 0);
+	cr_assert_eq(eddy_loop_run(loop, sends_sigusr1, out, NULL), 0);
+	char text[512] = "";
+	rewind(out);
+	cr_assert_gt(fread(text, 1, sizeof text - 1, out), 0);
+	fclose(out);
+	cr_expect_eq(strncmp(text, "eddy stats: tasks 1 alive, 0 finished, ",
+			     39), 0, "%s", text);
+	cr_expect_not_null(strstr(text, " workers 0 busy, 0 idle\n"), "%s",
+			   text);
+	/* off again: the signal is unblocked, as it was */
+	cr_assert_eq(eddy_loop_stats_on_signal(loop, SIGUSR1, NULL), 0);
+	sigset_t now;
+	pthread_sigmask(SIG_BLOCK, NULL, &now);
+	cr_expect_not(sigismember(&now, SIGUSR1));
+	cr_assert_eq(eddy_loop_stats_on_signal(loop, SIGQUIT, stderr), -EINVAL);
+	cr_assert_eq(eddy_loop_stats_on_signal(loop, SIGKILL, stderr), -EINVAL);
+	cr_assert_eq(eddy_loop_stats_on_signal(loop, 0, stderr), -EINVAL);
+	eddy_loop_free(loop);
+}
+
+Test(loop_observe, freeing_the_loop_unblocks_what_it_blocked)
+{
+	eddy_loop *loop = eddy_loop_new(NULL);
+	cr_assert_eq(eddy_loop_dump_on_sigquit(loop, stderr), 0);
+	cr_assert_eq(eddy_loop_stats_on_signal(loop, SIGUSR2, stderr), 0);
+	sigset_t now;
+	pthread_sigmask(SIG_BLOCK, NULL, &now);
+	cr_assert(sigismember(&now, SIGQUIT) && sigismember(&now, SIGUSR2));
+	eddy_loop_free(loop);
+	pthread_sigmask(SIG_BLOCK, NULL, &now);
+	cr_expect_not(sigismember(&now, SIGQUIT));
+	cr_expect_not(sigismember(&now, SIGUSR2));
+}
+
 /* ---- the slow-task report ------------------------------------------------------ */
 
 static uint64_t now_ns(void)
@@ -396,6 +445,27 @@ static void *does_io_and_timers(void *arg)
 	close(p[0]);
 	close(p[1]);
 	return NULL;
+}
+
+static void *prints_stats(void *arg)
+{
+	return (void *)(long)eddy_loop_print_stats(eddy_loop_current(), arg);
+}
+
+Test(loop_observe, counters_print_on_one_line)
+{
+	char *text = NULL;
+	size_t len;
+	FILE *out = open_memstream(&text, &len);
+	void *r;
+	cr_assert_eq(eddy_run(prints_stats, out, &r), 0);
+	cr_assert_eq((long)r, 0);
+	fclose(out);
+	cr_expect_eq(strncmp(text, "eddy stats: tasks 1 alive, 0 finished, "
+			     "0 switches; io ", 54), 0, "%s", text);
+	cr_expect_eq(strchr(text, '\n') - text + 1, (long)len, "%s", text);
+	free(text);
+	cr_assert_eq(eddy_loop_print_stats(NULL, stderr), -EINVAL);
 }
 
 Test(loop_observe, counters_count_io_and_timers)
