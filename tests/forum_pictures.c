@@ -62,14 +62,25 @@ static char *slurp(const char *path)
 	return text;
 }
 
-Test(forum_pictures, every_trace_of_the_demo_is_valid_json)
+/* Valid JSON, and on every track each slice that begins ends, in order,
+ * as Perfetto expects of B and E events. */
+Test(forum_pictures, every_trace_of_the_demo_is_valid_and_balanced)
 {
 	trace_forum("");
-	char cmd[512];
+	char cmd[1024];
 	snprintf(cmd, sizeof cmd,
 		 "cd %s && ls *.json | wc -l | grep -qx 12 && python3 -c '"
 		 "import json, sys\n"
-		 "for f in sys.argv[1:]: json.load(open(f))' *.json", dir);
+		 "for f in sys.argv[1:]:\n"
+		 "    evs = sorted((e for e in json.load(open(f))[\"traceEvents\"]\n"
+		 "                  if e[\"ph\"] in \"BE\"), key=lambda e: e[\"args\"][\"seq\"])\n"
+		 "    depth = {}\n"
+		 "    for e in evs:\n"
+		 "        k = (e[\"pid\"], e[\"tid\"])\n"
+		 "        depth[k] = depth.get(k, 0) + (1 if e[\"ph\"] == \"B\" else -1)\n"
+		 "        assert depth[k] >= 0, (f, e)\n"
+		 "    assert not any(depth.values()), (f, depth)\n"
+		 "' *.json", dir);
 	run(cmd);
 	remove_dir();
 }
