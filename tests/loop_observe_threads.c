@@ -234,57 +234,56 @@ Test(loop_observe, stack_high_water_mark_counts_the_pages_a_task_touched)
 	cr_assert_eq(eddy_task_stack_usage(NULL, &used, &used), -EINVAL);
 }
 
-static void *waits_for_sigquit(void *arg)
+struct signalled {
+	int signo;
+	FILE *out;
+	char text[512];
+};
+
+/* Sends the signal, then sleeps until the loop wrote out; bounded. */
+static void *signals_and_waits(void *arg)
 {
-	FILE *out = arg;
-	cr_assert_eq(kill(getpid(), SIGQUIT), 0);
-	/* the loop reads the signal between two rounds; bounded */
-	for (int i = 0; i < 1000 && ftell(out) == 0; i++)
+	struct signalled *s = arg;
+	cr_assert_eq(kill(getpid(), s->signo), 0);
+	for (int i = 0; i < 1000 && ftell(s->out) == 0; i++)
 		cr_assert_eq(eddy_sleep(1000000), 0);
 	return NULL;
+}
+
+/* Run loop while the process gets signo; s->text: what it wrote. */
+static void run_signalled(eddy_loop *loop, struct signalled *s)
+{
+	cr_assert_eq(eddy_loop_run(loop, signals_and_waits, s, NULL), 0);
+	rewind(s->out);
+	cr_assert_gt(fread(s->text, 1, sizeof s->text - 1, s->out), 0);
+	fclose(s->out);
 }
 
 Test(loop_observe, sigquit_dumps_through_the_ring_when_asked)
 {
-	FILE *out = tmpfile();
+	struct signalled s = { .signo = SIGQUIT, .out = tmpfile() };
 	eddy_loop *loop = eddy_loop_new(NULL);
-	cr_assert_eq(eddy_loop_dump_on_sigquit(loop, out), 0);
-	cr_assert_eq(eddy_loop_run(loop, waits_for_sigquit, out, NULL), 0);
+	cr_assert_eq(eddy_loop_dump_on_sigquit(loop, s.out), 0);
+	run_signalled(loop, &s);
 	eddy_loop_free(loop);
-	char text[256] = "";
-	rewind(out);
-	cr_assert_gt(fread(text, 1, sizeof text - 1, out), 0);
-	fclose(out);
-	cr_expect_eq(strncmp(text, "eddy loop dump: 1 task ", 23), 0, "%s",
-		     text);
+	cr_expect_eq(strncmp(s.text, "eddy loop dump: 1 task ", 23), 0, "%s",
+		     s.text);
 	/* the loop, not a handler, made it: while the task slept */
-	cr_expect_not_null(strstr(text, "\n#1: waiting: timer | "), "%s", text);
+	cr_expect_not_null(strstr(s.text, "\n#1: waiting: timer | "), "%s",
+			   s.text);
 	cr_assert_eq(eddy_loop_dump_on_sigquit(NULL, stderr), -EINVAL);
-}
-
-static void *sends_sigusr1(void *arg)
-{
-	FILE *out = arg;
-	cr_assert_eq(kill(getpid(), SIGUSR1), 0);
-	for (int i = 0; i < 1000 && ftell(out) == 0; i++)
-		cr_assert_eq(eddy_sleep(1000000), 0);
-	return NULL;
 }
 
 Test(loop_observe, a_chosen_signal_prints_the_counters)
 {
-	FILE *out = tmpfile();
+	struct signalled s = { .signo = SIGUSR1, .out = tmpfile() };
 	eddy_loop *loop = eddy_loop_new(NULL);
-	cr_assert_eq(eddy_loop_stats_on_signal(loop, SIGUSR1, out), 0);
-	cr_assert_eq(eddy_loop_run(loop, sends_sigusr1, out, NULL), 0);
-	char text[512] = "";
-	rewind(out);
-	cr_assert_gt(fread(text, 1, sizeof text - 1, out), 0);
-	fclose(out);
-	cr_expect_eq(strncmp(text, "eddy stats: tasks 1 alive, 0 finished, ",
-			     39), 0, "%s", text);
-	cr_expect_not_null(strstr(text, " workers 0 busy, 0 idle\n"), "%s",
-			   text);
+	cr_assert_eq(eddy_loop_stats_on_signal(loop, SIGUSR1, s.out), 0);
+	run_signalled(loop, &s);
+	cr_expect_eq(strncmp(s.text, "eddy stats: tasks 1 alive, 0 finished, ",
+			     39), 0, "%s", s.text);
+	cr_expect_not_null(strstr(s.text, " workers 0 busy, 0 idle\n"), "%s",
+			   s.text);
 	/* off again: the signal is unblocked, as it was */
 	cr_assert_eq(eddy_loop_stats_on_signal(loop, SIGUSR1, NULL), 0);
 	sigset_t now;
