@@ -37,7 +37,7 @@ FLAGS_notrace := -O2 -DEDDY_NO_TRACE
 
 MODULES   := ctx task loop net
 PUBLIC_H  := ctx/common.h ctx/ctx.h task/task.h loop/loop.h loop/sync.h \
-             loop/observe.h
+             loop/observe.h net/net.h
 LIB_SRC   := $(wildcard $(addsuffix /*.c,$(MODULES))) \
              $(wildcard $(addsuffix /*_$(ARCH).S,$(MODULES)))
 LIB_OBJ   := $(addsuffix .o,$(basename $(LIB_SRC)))
@@ -134,6 +134,12 @@ $(B)/libeddy.so: $(addprefix $(OUT)-lib/,$(LIB_OBJ))
 $(B)/examples/%: examples/%.c $(B)/libeddy.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(B)/libeddy.a $(LIBS)
+
+# tests/net_echo_example runs examples/echo's server and client.
+NET_ECHO_EXAMPLE := $(foreach v,test asan,$(OUT)-$(v)/tests/net_echo_example)
+$(addsuffix .o,$(NET_ECHO_EXAMPLE)): ALL_CFLAGS += \
+	-DECHO_BIN_DIR='"$(abspath $(B)/examples/echo)"'
+$(NET_ECHO_EXAMPLE): | $(B)/examples/echo/server $(B)/examples/echo/client
 
 # tests/forum_golden and forum_pictures run the forum demos: they are built
 # first, and told where they and the golden files are.

@@ -11,5 +11,6 @@
 #include "loop/loop.h"
 #include "loop/sync.h"
 #include "loop/observe.h"
+#include "net/net.h"
 
 #endif

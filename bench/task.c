@@ -20,6 +20,16 @@
  * over 100,000 tasks that have each run once and are parked in a suspend,
  * with the default stack size, divided by their number.
  *
+ * Merge.  What a MERGE join costs the joiner: eddy_ctx_merge of a child
+ * that changed k variables of a context of n, the same k changes made to
+ * plain variables and to variables with a merge rule (a counter's
+ * reducer, which runs at every merge here since the joiner already holds
+ * the child's values from the last one).  A third row changes plain
+ * variables in a context where half of all the variables carry rules,
+ * which the merge must not look at.  Beside them, the copy a child starts
+ * from (eddy_ctx_copy_crossing + unref), with and without a task-local
+ * variable mapped, which is the one case that walks the mapping.
+ *
  * Each figure is the best of REPS runs, to keep out the noise of a shared
  * machine.
  */
@@ -226,10 +236,158 @@ static void bench_tasks(void)
 	       per_task);
 }
 
+/* --- merge with and without rules ----------------------------------------- */
+
+enum { MERGE_ROUNDS = 16000, COPY_ROUNDS = 200000, MAX_VARS = 100000 };
+
+static eddy_var *plain_vars[MAX_VARS], *ruled_vars[MAX_VARS];
+
+static int add(void *parent, void *child, void *fork, void **out, void *arg)
+{
+	(void)arg;
+	*out = (void *)((intptr_t)parent + (intptr_t)child - (intptr_t)fork);
+	return 0;
+}
+
+static void make_bench_vars(void)
+{
+	eddy_var_opts counter = { .merge = EDDY_MERGE_REDUCE, .reduce = add };
+	for (int i = 0; i < MAX_VARS; i++) {
+		plain_vars[i] = eddy_var_new("plain");
+		ruled_vars[i] = eddy_var_new_opts("ruled", &counter);
+		if (!plain_vars[i] || !ruled_vars[i]) {
+			perror("eddy_var_new");
+			exit(1);
+		}
+	}
+}
+
+static void set_in(eddy_ctx *ctx, eddy_var *var, intptr_t v)
+{
+	eddy_ctx_enter(ctx);
+	eddy_var_set(var, (void *)v, NULL);
+	eddy_ctx_leave(ctx);
+}
+
+/* A parent mapping n variables (every second one from ruled when
+ * half_ruled), and a child of it that changed k of `changed`. */
+struct merge_case {
+	eddy_ctx *parent, *base, *child;
+};
+
+static struct merge_case merge_case(int n, int k, eddy_var **changed,
+				    int half_ruled)
+{
+	struct merge_case m = { .parent = eddy_ctx_new() };
+	for (int i = 0; i < n; i++)
+		set_in(m.parent, half_ruled && i % 2 ? ruled_vars[i] :
+						       changed[i], i + 1);
+	m.base = eddy_ctx_copy(m.parent);
+	m.child = eddy_ctx_copy(m.base);
+	for (int i = 0; i < k; i++) /* spread, on even (plain) slots */
+		set_in(m.child, changed[((long)i * n / k) & ~1L], -(i + 1));
+	return m;
+}
+
+static void merge_case_free(struct merge_case *m)
+{
+	eddy_ctx_unref(m->parent);
+	eddy_ctx_unref(m->base);
+	eddy_ctx_unref(m->child);
+}
+
+/* k changes cost about k times one: k times fewer rounds. */
+static double time_merge(struct merge_case *m, int k)
+{
+	int rounds = MERGE_ROUNDS / k;
+	double t0 = now_ns();
+	for (int i = 0; i < rounds; i++)
+		if (eddy_ctx_merge(m->parent, m->child, m->base) < 0) {
+			fprintf(stderr, "eddy_ctx_merge failed\n");
+			exit(1);
+		}
+	return (now_ns() - t0) / rounds;
+}
+
+static double time_copy_for_child(eddy_ctx *ctx)
+{
+	double t0 = now_ns();
+	for (int i = 0; i < COPY_ROUNDS; i++)
+		eddy_ctx_unref(eddy_ctx_copy_crossing(ctx, EDDY_CROSS_TASK));
+	return (now_ns() - t0) / COPY_ROUNDS;
+}
+
+static void bench_merge_rows(int n, int k)
+{
+	struct merge_case c[3] = {
+		merge_case(n, k, plain_vars, 0),
+		merge_case(n, k, ruled_vars, 0),
+		merge_case(n, k, plain_vars, 1),
+	};
+	double best[3] = { 1e30, 1e30, 1e30 };
+	for (int rep = 0; rep < REPS; rep++)
+		for (int i = 0; i < 3; i++) {
+			double t = time_merge(&c[i], k);
+			best[i] = t < best[i] ? t : best[i];
+		}
+	char label[64];
+	snprintf(label, sizeof label, "k=%d of n=%d, plain vars", k, n);
+	printf("  %-40s %8.1f ns\n", label, best[0]);
+	snprintf(label, sizeof label, "k=%d of n=%d, vars with a reducer", k,
+		 n);
+	printf("  %-40s %8.1f ns   (%.2f x plain)\n", label, best[1],
+	       best[1] / best[0]);
+	snprintf(label, sizeof label, "k=%d plain of n=%d, n/2 ruled", k, n);
+	printf("  %-40s %8.1f ns   (%.2f x plain)\n", label, best[2],
+	       best[2] / best[0]);
+	for (int i = 0; i < 3; i++)
+		merge_case_free(&c[i]);
+}
+
+static void bench_copy_rows(int n)
+{
+	eddy_var *local = eddy_var_new_opts(
+		"deadline",
+		&(eddy_var_opts){ .propagate = EDDY_PROPAGATE_TASK_LOCAL });
+	eddy_ctx *without = eddy_ctx_new();
+	for (int i = 0; i < n; i++)
+		set_in(without, plain_vars[i], i + 1);
+	eddy_ctx *with = eddy_ctx_copy(without);
+	set_in(with, local, 1);
+	double best[2] = { 1e30, 1e30 };
+	for (int rep = 0; rep < REPS; rep++) {
+		double a = time_copy_for_child(without);
+		double b = time_copy_for_child(with);
+		best[0] = a < best[0] ? a : best[0];
+		best[1] = b < best[1] ? b : best[1];
+	}
+	char label[64];
+	snprintf(label, sizeof label, "n=%d, no task-local var set", n);
+	printf("  %-40s %8.1f ns\n", label, best[0]);
+	snprintf(label, sizeof label, "n=%d, one task-local var set", n);
+	printf("  %-40s %8.1f ns\n", label, best[1]);
+	eddy_ctx_unref(without);
+	eddy_ctx_unref(with);
+	eddy_var_free(local);
+}
+
+static void bench_merge(void)
+{
+	make_bench_vars();
+	printf("\nmerge of a child's k changes into n vars (ns per merge)\n");
+	bench_merge_rows(1000, 1);
+	bench_merge_rows(1000, 16);
+	bench_merge_rows(MAX_VARS, 16);
+	printf("\ncopy for a child + unref (ns)\n");
+	bench_copy_rows(10);
+	bench_copy_rows(1000);
+}
+
 int main(void)
 {
 	printf("bench/task: best of %d runs\n\n", REPS);
 	bench_switch();
 	bench_tasks();
+	bench_merge();
 	return 0;
 }

@@ -57,12 +57,17 @@ static eddy_ctx *ctx_alloc(void)
 	atomic_init(&ctx->owner, 0);
 	ctx->holds = 0;
 	ctx->prev = NULL;
+	ctx->stayers[0] = ctx->stayers[1] = 0;
 	ctx->id = new_ctx_id();
 	return ctx;
 }
 
 bool ctx_lookup_miss(eddy_ctx *ctx, const eddy_var *var, void **val)
 {
+	if (ctx_hides(var)) { /* not cached: the entry is the parent's */
+		*val = CTX_UNSET;
+		return false;
+	}
 	struct ctx_cache_entry *c = &ctx->cache[var->cache_slot];
 	c->var = var;
 	if (eddy_hamt_find(&ctx->map, var, &c->val))
@@ -90,6 +95,7 @@ eddy_ctx *eddy_ctx_copy(const eddy_ctx *src)
 		return NULL;
 	eddy_hamt_share(&ctx->map, &src->map);
 	memcpy(ctx->cache, src->cache, sizeof ctx->cache);
+	memcpy(ctx->stayers, src->stayers, sizeof ctx->stayers);
 	return ctx;
 }
 
@@ -226,6 +232,8 @@ int eddy_ctx_enter(eddy_ctx *ctx)
 						     memory_order_relaxed))
 		return -EBUSY;
 	ctx->holds = 1;
+	if (eddy_ctx_hiding)
+		ctx_forget_hidden(ctx);
 	ctx->prev = eddy_ctx_now;
 	eddy_ctx_now = ctx;
 	return 0;
@@ -237,6 +245,8 @@ int eddy_ctx_leave(eddy_ctx *ctx)
 		return -EINVAL;
 	eddy_ctx_now = ctx->prev;
 	ctx->prev = NULL;
+	if (eddy_ctx_hiding && eddy_ctx_now)
+		ctx_forget_hidden(eddy_ctx_now);
 	return eddy_ctx_release(ctx);
 }
 

@@ -25,6 +25,16 @@
  * the shared mapping too.
  *
  *     cache[var->cache_slot] = { var, value | CTX_UNSET }
+ *
+ * Variables that stay behind (task-local, loop-only: var.h).  A context
+ * counts how many of each kind it maps, so that a copy for a child
+ * (crossing.c) stays O(1) when it maps none.  Code that runs in its
+ * parent's context object across a crossing (SHARE) hides them: the
+ * thread's crossing, eddy_ctx_hiding, is tested only for variables that
+ * have `stays`, in set, reset and the cache's miss path; a hidden variable
+ * is never cached, and taking up a crossing, or entering or returning to
+ * a context behind one, drops the cache entries it hides, so a cache hit
+ * never needs the test.
  */
 #ifndef EDDY_CONTEXT_H
 #define EDDY_CONTEXT_H
@@ -51,6 +61,7 @@ struct eddy_ctx {
 	_Atomic(uintptr_t) owner; /* the entering thread's eddy_ctx_thread_id */
 	unsigned holds;           /* how often the owner holds it; its own */
 	eddy_ctx *prev;           /* current before eddy_ctx_enter */
+	unsigned stayers[2];      /* mapped task-local, loop-only variables */
 	uint64_t id;              /* eddy_ctx_id: for traces and dumps */
 	struct ctx_cache_entry cache[CTX_CACHE_SLOTS];
 };
@@ -58,6 +69,30 @@ struct eddy_ctx {
 /* This thread's current context, or NULL before it first needs one. */
 extern _Thread_local eddy_ctx *eddy_ctx_now
 	__attribute__((tls_model("initial-exec")));
+
+/* This thread's crossing (eddy_ctx_set_crossing): the stays bits of the
+ * variables that code here must not see. */
+extern _Thread_local unsigned eddy_ctx_hiding
+	__attribute__((tls_model("initial-exec")));
+
+static inline bool ctx_hides(const eddy_var *var)
+{
+	return var->stays && (var->stays & eddy_ctx_hiding);
+}
+
+/* The registry of variables that stay behind (crossing.c), which copies
+ * search when it is shorter than the mapping: 0 or -ENOMEM. */
+int ctx_register_stayer(const eddy_var *var);
+void ctx_unregister_stayer(const eddy_var *var);
+
+/* Drop ctx's cache entries of the variables this thread hides. */
+void ctx_forget_hidden(eddy_ctx *ctx);
+
+static inline void ctx_count_stayer(eddy_ctx *ctx, const eddy_var *var,
+				    int delta)
+{
+	ctx->stayers[var->stays >> 1] += (unsigned)delta;
+}
 
 /* The value var has in ctx (ctx is current): true and *val, or false. */
 /* The cache miss: look var up in the mapping and remember the answer.

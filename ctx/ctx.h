@@ -48,6 +48,98 @@ eddy_var *eddy_var_new(const char *name);
 eddy_var *eddy_var_new_default(const char *name, void *dflt);
 void eddy_var_free(eddy_var *var);
 
+/*
+ * Per-variable rules, beyond PEP 567 (docs/ctx.md, "Variable rules").  A
+ * spawn policy decides how a whole context flows between a task and the
+ * work it starts; these options override it for one variable.
+ *
+ * Propagation: what a child (a task, a worker thread, a call into a loop
+ * from another thread) sees of the parent's value.
+ *   INHERIT     the policy decides (COPY, SHARE, MERGE): PEP 567's way.
+ *   TASK_LOCAL  never passed on: a child starts with the variable unset
+ *               (or at its default) whatever the policy, and the child's
+ *               own value never comes back under MERGE.  Under SHARE the
+ *               child reads it as unset and its set or reset of it is
+ *               -EPERM: the one value in the shared object is the
+ *               parent's.  A per-request deadline, a transaction handle.
+ *   LOOP_ONLY   never crosses to another thread: a worker thread, or a
+ *               task that runs a call from another thread, sees it unset
+ *               (-EPERM to set under SHARE), and a value set on the other
+ *               side never comes back.  Between tasks of one loop it
+ *               behaves as INHERIT.  A handle that is not thread-safe.
+ *
+ * Merge rule: what MERGE does with a variable the child changed, when the
+ * joiner changed it too since the fork.  A variable only the child changed
+ * takes the child's value under every rule but NEVER.
+ *   CHILD_WINS      the child's value (the default; MERGE as before).
+ *   PARENT_WINS     the joiner keeps its value; the child's is dropped.
+ *   REDUCE          reduce(parent, child, fork, &out, arg) decides, even
+ *                   when both sides made it the same value (two +1s are
+ *                   +2); a negative errno from it fails the whole merge.
+ *   CONFLICT_ERROR  the whole merge fails with -EDDY_ECONFLICT, unless
+ *                   both sides made it the same value.
+ *   NEVER           the child's change never comes back (a span id that
+ *                   must stay the parent's): not mergeable.
+ * A failed merge changes nothing in the joiner's context (all or nothing);
+ * eddy_ctx_conflict_var names the variable that failed it.
+ */
+enum eddy_propagate {
+	EDDY_PROPAGATE_INHERIT = 0,
+	EDDY_PROPAGATE_TASK_LOCAL,
+	EDDY_PROPAGATE_LOOP_ONLY,
+};
+
+enum eddy_merge_rule {
+	EDDY_MERGE_CHILD_WINS = 0,
+	EDDY_MERGE_PARENT_WINS,
+	EDDY_MERGE_REDUCE,
+	EDDY_MERGE_CONFLICT_ERROR,
+	EDDY_MERGE_NEVER,
+};
+
+/*
+ * A reducer: the merged value from the joiner's (parent), the child's and
+ * the one both started from (fork).  An unset side is passed as the
+ * variable's default (NULL without one).  0 and *out, or a negative errno
+ * that fails the merge.  It runs inside the merge, in the joiner's thread,
+ * and must not set variables.
+ */
+typedef int (*eddy_reduce_fn)(void *parent, void *child, void *fork,
+			      void **out, void *arg);
+
+/* Options of eddy_var_new_opts; a zeroed struct is eddy_var_new's var. */
+typedef struct eddy_var_opts {
+	enum eddy_propagate propagate;
+	enum eddy_merge_rule merge;
+	eddy_reduce_fn reduce; /* REDUCE's reducer, called with reduce_arg */
+	void *reduce_arg;
+	int has_default;       /* non-zero: get returns dflt while unset */
+	void *dflt;
+} eddy_var_opts;
+
+/*
+ * A variable with rules (opts NULL: eddy_var_new).  eddy copies name and
+ * opts.  NULL with errno ENOMEM, or EINVAL (name NULL, a value out of
+ * range, REDUCE without a reducer).  A variable without rules costs
+ * nothing more than before: only variables that carry rules are looked at
+ * by copies for children and by merges.
+ */
+eddy_var *eddy_var_new_opts(const char *name, const eddy_var_opts *opts);
+
+/*
+ * A merge rule failed: the joiner and a child changed a variable whose
+ * rule is EDDY_MERGE_CONFLICT_ERROR.  Beyond the errno range, below 4096,
+ * so that it reads as an error wherever -errno values are told apart.
+ */
+#define EDDY_ECONFLICT 1024
+
+/*
+ * The variable whose rule failed this thread's last failed merge (a
+ * conflict, or its reducer's error), or NULL when none failed yet.
+ * eddy_strerror(-EDDY_ECONFLICT) names it too, in this thread.
+ */
+eddy_var *eddy_ctx_conflict_var(void);
+
 /* The name given at creation; owned by the variable. */
 const char *eddy_var_name(const eddy_var *var);
 
@@ -178,11 +270,51 @@ size_t eddy_ctx_len(const eddy_ctx *ctx);
  * `from` differs from `base` takes `from`'s value in `into`, or becomes
  * unset there if `from` removed it.  Variables `from` did not change keep
  * into's values.  The walk skips what `from` and `base` share, so it costs
- * about (changes x log32 n).  Returns how many variables it applied, or
- * -ENOMEM with `into` unchanged, -EINVAL for a NULL argument.  `into` must
- * be entered by this thread or by none.
+ * about (changes x log32 n).  Variables with a merge rule follow it
+ * (eddy_var_new_opts), TASK_LOCAL ones never come back.  Returns how many
+ * variables it applied, or -ENOMEM, -EDDY_ECONFLICT or a reducer's error
+ * with `into` unchanged, -EINVAL for a NULL argument.  `into` must be
+ * entered by this thread or by none.
  */
 int eddy_ctx_merge(eddy_ctx *into, const eddy_ctx *from, const eddy_ctx *base);
+
+/*
+ * For runtimes: the boundary a child crosses, as a set of bits that say
+ * which variables stay behind (a TASK_LOCAL one crosses no boundary, a
+ * LOOP_ONLY one no thread's).  Bits combine: a crossing inside code that
+ * already crossed a thread is still a thread crossing.
+ */
+enum eddy_crossing {
+	EDDY_CROSS_NONE = 0,
+	EDDY_CROSS_TASK = 1,   /* a child task on the same thread */
+	EDDY_CROSS_THREAD = 3, /* another thread: task-local and loop-only */
+};
+
+/*
+ * A copy of ctx for a child across `crossing`: the variables that must not
+ * cross it are left out.  O(1), as eddy_ctx_copy, when ctx maps no such
+ * variable; else it also walks ctx's mapping, O(n).  The caller owns it.
+ * NULL with errno ENOMEM or EINVAL.
+ */
+eddy_ctx *eddy_ctx_copy_crossing(const eddy_ctx *ctx, unsigned crossing);
+
+/*
+ * eddy_ctx_merge for a child that crossed `crossing`: what stayed behind
+ * does not come back either.  eddy_ctx_merge is this with EDDY_CROSS_TASK.
+ */
+int eddy_ctx_merge_crossing(eddy_ctx *into, const eddy_ctx *from,
+			    const eddy_ctx *base, unsigned crossing);
+
+/*
+ * For code that runs in its parent's context object itself (SHARE): from
+ * now on this thread reads the variables that must not cross `crossing`
+ * as unset, and a set or reset of them is -EPERM.  Returns the previous
+ * crossing, to restore it with another call.  The hiding is in the
+ * eddy_var calls only: eddy_ctx_get and iteration show a context as it is.
+ */
+unsigned eddy_ctx_set_crossing(unsigned crossing);
+/* This thread's crossing: what code here must not see. */
+unsigned eddy_ctx_crossing(void);
 
 /*
  * Iteration over a context's (variable, value) pairs, in no fixed order.

@@ -3,9 +3,10 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "common.h"
+#include "ctx.h"
 
 static const struct {
 	int code;
@@ -23,9 +24,10 @@ static const struct {
 		 "being recorded" },
 	{ ENOMEM, "out of memory; the objects involved were left as they were" },
 	{ EPERM, "not permitted here: a suspending call or spawn outside a "
-		 "task of a running loop, or io_uring forbidden by "
-		 "kernel.io_uring_disabled or a seccomp filter (a container's: "
-		 "set EDDY_BACKEND=epoll)" },
+		 "task of a running loop, a set of a task-local or loop-only "
+		 "variable from code that shares its parent's context (SHARE), "
+		 "or io_uring forbidden by kernel.io_uring_disabled or a "
+		 "seccomp filter (a container's: set EDDY_BACKEND=epoll)" },
 	{ ECANCELED, "the task was cancelled (eddy_cancel); its suspending "
 		     "calls return this until it returns" },
 	{ ETIMEDOUT, "the timeout expired before the operation completed" },
@@ -35,11 +37,34 @@ static const struct {
 	{ EPIPE, "the channel is closed, or the peer closed the connection" },
 	{ EAGAIN, "it would have to wait (a try_ call), or no worker thread "
 		  "could be started" },
+	{ ENOBUFS, "the reader's buffer is full of unconsumed bytes: consume "
+		   "some, or give the reader a larger buffer" },
+	{ EMSGSIZE, "no delimiter within the limit: the line or record is "
+		    "longer than the reader may take" },
 	{ EOVERFLOW, "a count would overflow (a semaphore released past its "
 		     "maximum)" },
 	{ ENOSPC, "no space left on the device: the trace file could not be "
 		  "written (the disk is full)" },
 };
+
+#define CONFLICT_TEXT(what)                                                 \
+	"a merge conflict: the child and its joiner both changed " what      \
+	" since the fork, and its merge rule is EDDY_MERGE_CONFLICT_ERROR; " \
+	"the joiner's context kept all its values"
+
+/* The sentence names the variable of this thread's last failed merge
+ * (eddy_ctx_conflict_var), so it is built per thread; it stays valid
+ * until that thread asks for it again. */
+static const char *conflict_text(void)
+{
+	static _Thread_local char text[sizeof CONFLICT_TEXT("") + 128];
+	const eddy_var *var = eddy_ctx_conflict_var();
+	if (!var)
+		return CONFLICT_TEXT("a variable");
+	snprintf(text, sizeof text, CONFLICT_TEXT("the variable \"%s\""),
+		 eddy_var_name(var));
+	return text;
+}
 
 const char *eddy_strerror(int err)
 {
@@ -47,6 +72,8 @@ const char *eddy_strerror(int err)
 		err = -err;
 	if (err == 0)
 		return "success";
+	if (err == EDDY_ECONFLICT)
+		return conflict_text();
 	for (size_t i = 0; i < sizeof sentences / sizeof sentences[0]; i++)
 		if (sentences[i].code == err)
 			return sentences[i].text;

@@ -10,7 +10,10 @@
  * loop's thread the call becomes a detached task running in that context.
  * When the task returns, after it let go of the context, the loop posts a
  * semaphore the caller sleeps on; the caller takes its context back, and
- * under MERGE applies what the task changed.
+ * under MERGE applies what the task changed.  The task is across a thread
+ * boundary from its caller: task-local and loop-only variables are left
+ * out of its copy and not merged back, or hidden in the caller's own
+ * context under SHARE.
  *
  * A worker of the loop that calls back under SHARE from inside a SHARE
  * offload lends on a context its task lent it, which the loop holds back;
@@ -97,6 +100,10 @@ static void call_deliver(eddy_loop *loop, struct wake_msg *msg)
 		call_end(c, -ENOMEM);
 		return;
 	}
+	/* From another thread: a copy left out what stays there; the
+	 * caller's own object (SHARE) has it hidden. */
+	eddy_task_set_crossing(t, c->shared ? EDDY_CROSS_THREAD :
+					      EDDY_CROSS_NONE);
 	/* A worker's call in a context its task lent it: the task runs there
 	 * while the worker waits, though the context is still out. */
 	if (c->shared)
@@ -136,9 +143,9 @@ int eddy_loop_call(eddy_loop *loop, eddy_fn fn, void *arg,
 			return holds;
 		}
 	} else {
-		c.ctx = eddy_ctx_copy(caller);
-		if (policy == EDDY_MERGE)
-			base = eddy_ctx_copy(caller);
+		c.ctx = eddy_ctx_copy_crossing(caller, EDDY_CROSS_THREAD);
+		if (policy == EDDY_MERGE && c.ctx)
+			base = eddy_ctx_copy(c.ctx);
 		if (!c.ctx || (policy == EDDY_MERGE && !base)) {
 			eddy_ctx_unref(c.ctx);
 			eddy_ctx_unref(base);
@@ -155,7 +162,8 @@ int eddy_loop_call(eddy_loop *loop, eddy_fn fn, void *arg,
 	if (policy == EDDY_SHARE)
 		eddy_ctx_reclaim(caller, holds); /* the task let go of it */
 	else if (policy == EDDY_MERGE && !err) {
-		int merged = eddy_ctx_merge(caller, c.ctx, base);
+		int merged = eddy_ctx_merge_crossing(caller, c.ctx, base,
+						     EDDY_CROSS_THREAD);
 		if (merged < 0)
 			err = merged;
 	}
@@ -176,7 +184,9 @@ int eddy_loop_call_soon(eddy_loop *loop, eddy_fn fn, void *arg)
 	*c = (struct call){ .msg = { .deliver = call_deliver,
 				     .drop = call_dropped },
 			    .fn = fn, .arg = arg, .detached = true };
-	c->ctx = eddy_ctx_copy_current();
+	eddy_ctx *caller = eddy_ctx_current();
+	c->ctx = caller ? eddy_ctx_copy_crossing(caller, EDDY_CROSS_THREAD)
+			: NULL;
 	if (!c->ctx) {
 		eddy_free(c);
 		return -ENOMEM;

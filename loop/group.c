@@ -178,21 +178,25 @@ static void wait_children(eddy_group *g, eddy_task *self)
 	}
 }
 
-/* Join every child in spawn order: 0, or -ENOMEM with the children not
- * yet joined left in the group. */
+/* Join every child in spawn order: 0, the first merge rule's failure
+ * (each child's merge is all or nothing; the others are still merged), or
+ * -ENOMEM with the children not yet joined left in the group. */
 static int join_children(eddy_group *g)
 {
 	struct child *c;
+	int failed = 0;
 	while ((c = g->head)) {
 		int err = eddy_task_collect(c->task, NULL);
-		if (err)
+		if (err == -ENOMEM)
 			return err;
+		if (err && !failed)
+			failed = err;
 		eddy_detach(c->task);
 		if (!(g->head = c->next))
 			g->tail = NULL;
 		eddy_free(c);
 	}
-	return 0;
+	return failed;
 }
 
 int eddy_group_wait(eddy_group *g, void **first_failed_arg)
@@ -208,13 +212,15 @@ int eddy_group_wait(eddy_group *g, void **first_failed_arg)
 		return -EBUSY;
 	g->waiter = self;
 	wait_children(g, self);
-	int err = join_children(g);
+	int merge_err = join_children(g);
 	g->waiter = NULL;
-	if (err)
-		return err;
+	if (merge_err == -ENOMEM)
+		return merge_err;
 	if (first_failed_arg)
 		*first_failed_arg = g->failed_arg;
-	err = sched_of(self)->cancelled ? -ECANCELED : g->failure;
+	int err = sched_of(self)->cancelled ? -ECANCELED :
+		  merge_err                 ? merge_err :
+					      g->failure;
 	g->failure = 0;
 	g->failed_arg = NULL;
 	g->cancelling = false;

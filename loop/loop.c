@@ -340,10 +340,10 @@ int eddy_join(eddy_task *t, void **result)
 	}
 	TRACE(join, t);
 	err = eddy_task_collect(t, result);
-	if (err)
+	if (err == -ENOMEM) /* nothing merged: the join may be retried */
 		return err;
-	free_task(loop, t);
-	return 0;
+	free_task(loop, t); /* joined, even when a merge rule failed */
+	return err;
 }
 
 int eddy_detach(eddy_task *t)

@@ -95,7 +95,9 @@ eddy_task *eddy_spawn_with(eddy_fn fn, void *arg, const eddy_spawn_opts *opts);
  * -EDEADLK for the caller itself; -EINVAL for a task already being joined
  * or detached; -ECANCELED when the caller is cancelled while waiting (the
  * task stays joinable); -EPERM outside a task; -ENOMEM when the merge
- * could not be made (the task stays joinable).
+ * could not be made (the task stays joinable).  A merge rule that fails
+ * (-EDDY_ECONFLICT, or a reducer's error: ctx.h) merges nothing but joins
+ * the task all the same: *result is set and the task freed.
  */
 int eddy_join(eddy_task *task, void **result);
 
@@ -134,7 +136,11 @@ eddy_task *eddy_self(void);
  * caller's context on return.  0; -ECANCELED when the task is cancelled
  * while it waits (at once; the worker finishes fn regardless and its result
  * is dropped); -EPERM outside a task; -EINVAL; -ENOMEM; -EAGAIN when no
- * worker thread can be started.
+ * worker thread can be started; under MERGE, a merge rule's failure
+ * (-EDDY_ECONFLICT, a reducer's error) with nothing merged.  The worker is
+ * across a thread: task-local and loop-only variables never reach it (it
+ * sees them unset; under SHARE it cannot set them, -EPERM) and never come
+ * back from it.
  */
 int eddy_to_thread(eddy_fn fn, void *arg, enum eddy_policy policy,
 		   void **result);
@@ -148,7 +154,10 @@ int eddy_to_thread(eddy_fn fn, void *arg, enum eddy_policy policy,
  * whose changes are merged back into the thread's context.  The call is
  * served while eddy_loop_run runs.  0; -EDEADLK from the thread that made
  * the loop (it would wait for itself);
- * -EINVAL; -ENOMEM; -ECANCELED when the loop is freed before serving it.
+ * -EINVAL; -ENOMEM; -ECANCELED when the loop is freed before serving it;
+ * under MERGE, a merge rule's failure with nothing merged.  Task-local and
+ * loop-only variables stay on the calling thread's side, as for
+ * eddy_to_thread's worker.
  */
 int eddy_loop_call(eddy_loop *loop, eddy_fn fn, void *arg,
 		   enum eddy_policy policy, void **result);

@@ -12,6 +12,10 @@
  *   MERGE  the worker runs in a copy; what it changed is merged into the
  *          caller's context when the call returns.
  *
+ * A worker is across a thread boundary: task-local and loop-only
+ * variables are left out of its copy and never merged back, and under
+ * SHARE, where they cannot be left out, the worker hides them.
+ *
  * Cancelling the waiting task ends its wait at once with -ECANCELED; the
  * worker's function runs to its end regardless (a thread cannot be
  * stopped safely), and its result is dropped when the job comes back.
@@ -87,11 +91,13 @@ static struct offload *offload_new(eddy_fn fn, void *arg,
 	o->job.msg.deliver = offload_done;
 	if (policy == EDDY_SHARE) {
 		o->job.ctx = eddy_ctx_ref(from);
+		o->job.crossing = EDDY_CROSS_THREAD; /* it hides what stays */
 		return o;
 	}
-	o->job.ctx = eddy_ctx_copy(from);
-	if (policy == EDDY_MERGE)
-		o->base = eddy_ctx_copy(from);
+	/* task-local and loop-only variables stay on this side */
+	o->job.ctx = eddy_ctx_copy_crossing(from, EDDY_CROSS_THREAD);
+	if (policy == EDDY_MERGE && o->job.ctx)
+		o->base = eddy_ctx_copy(o->job.ctx);
 	if (!o->job.ctx || (policy == EDDY_MERGE && !o->base)) {
 		offload_free(o);
 		return NULL;
@@ -137,7 +143,8 @@ int eddy_to_thread(eddy_fn fn, void *arg, enum eddy_policy policy,
 		return (int)r; /* offload_done frees o, or has */
 	TRACE(offload_back, &o->job, r);
 	if (!r && policy == EDDY_MERGE) {
-		int merged = eddy_ctx_merge(caller, o->job.ctx, o->base);
+		int merged = eddy_ctx_merge_crossing(caller, o->job.ctx, o->base,
+						     EDDY_CROSS_THREAD);
 		if (merged < 0)
 			r = merged;
 	}

@@ -62,10 +62,12 @@ static void *worker_main(void *arg)
 	struct job *job;
 	while ((job = next_job(p, w))) {
 		TRACE(job_begin, job);
-		if (job->ctx)
+		if (job->ctx) {
+			unsigned outside = eddy_ctx_set_crossing(job->crossing);
 			job->err = eddy_ctx_run(job->ctx, job->fn, job->arg,
 						&job->result);
-		else
+			eddy_ctx_set_crossing(outside);
+		} else
 			job->result = job->fn(job->arg);
 		TRACE(job_end, job); /* the loop may free job once posted */
 		wake_post(p->wake, &job->msg);

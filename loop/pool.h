@@ -20,9 +20,10 @@ struct job {
 	void *arg;
 	void *result;
 	eddy_ctx *ctx;
+	unsigned crossing; /* what the worker hides of ctx (SHARE) */
 	int err;          /* eddy_ctx_run's: -EBUSY if ctx could not be entered */
-	uint32_t trace_id;   /* the tracer's job number (in err's padding, */
-	uint64_t trace_task; /* so a job still fits an io_op), and task */
+	uint32_t trace_id; /* the tracer's job number, 0: untraced (small, so
+			      that a job still fits in an io_op) */
 };
 
 /* A worker thread.  Parked, it sleeps on its own semaphore until a job is

@@ -191,7 +191,10 @@ int eddy_group_spawn(eddy_group *g, eddy_fn fn, void *arg,
  * same variable, the later-spawned child's value wins), and leave the
  * group empty for reuse.  Returns 0 when every child succeeded, else the
  * first failure's err.  *first_failed_arg (if non-NULL) gets the arg of
- * the child that failed first, NULL when none failed.
+ * the child that failed first, NULL when none failed.  A child whose merge
+ * fails by a variable's rule (-EDDY_ECONFLICT, a reducer's error) merges
+ * nothing; the children after it are still joined and merged, and that
+ * error is returned in place of a child's failure.
  *
  * A cancelled caller (before or during the wait) cancels every child,
  * still waits for all of them and joins them, and returns -ECANCELED

@@ -196,7 +196,6 @@ void trace_offload(struct job *job, enum eddy_policy policy)
 	static atomic_uint next_job;
 	job->trace_id = atomic_fetch_add(&next_job, 1) + 1;
 	uint64_t track = current_track();
-	job->trace_task = track;
 	trace_emit('i', 1, track, "to_thread", ",\"s\":\"t\"",
 		   ",\"job\":%" PRIu32 ",\"policy\":\"%s\",\"ctx\":%" PRIu64
 		   ",\"from_ctx\":%" PRIu64,
@@ -219,8 +218,8 @@ void trace_job_begin(const struct job *job)
 {
 	trace_thread_is_worker();
 	trace_emit('B', 2, 0, job->ctx ? "to_thread" : "file io", NULL,
-		   ",\"job\":%" PRIu32 ",\"task\":%" PRIu64 ",\"ctx\":%" PRIu64,
-		   job->trace_id, job->trace_task, eddy_ctx_id(job->ctx));
+		   ",\"job\":%" PRIu32 ",\"ctx\":%" PRIu64, job->trace_id,
+		   eddy_ctx_id(job->ctx));
 	if (job->trace_id)
 		worker_flow('f', job, FLOW_TO_WORKER);
 }

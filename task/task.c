@@ -18,6 +18,12 @@
  * the task keeps that claim until it finishes, so that no other thread
  * enters a context in which a task may still run; switching in and out is
  * then only a store of the thread's current context.
+ *
+ * Crossings.  A child crosses a task boundary (plus whatever its parent
+ * crossed): its copy leaves task-local variables behind, and its merge
+ * does not bring them back (eddy_ctx_copy_crossing, _merge_crossing).  A
+ * SHARE child cannot have them left out of the object it shares, so it
+ * runs hiding them (`hide`, set as the thread's crossing while it runs).
  */
 #include "task.h"
 
@@ -28,6 +34,7 @@
 #include <string.h>
 
 #include "coro.h"
+#include "ctx/context.h" /* eddy_ctx_hiding: a resume reads it inline */
 #include "stack.h"
 
 enum task_state { TASK_SUSPENDED, TASK_RUNNING, TASK_FINISHED, TASK_COLLECTED };
@@ -42,6 +49,8 @@ struct eddy_task {
 	uint64_t id;
 	const char *name;
 	enum eddy_policy policy;
+	unsigned crossing;        /* what the child left behind at spawn */
+	unsigned hide;            /* the thread's crossing while it runs */
 	enum task_state state;
 	bool claimed;
 	alignas(max_align_t) unsigned char sched[];
@@ -59,13 +68,17 @@ static int take_context(eddy_task *t)
 	eddy_ctx *parent = eddy_ctx_current();
 	if (!parent)
 		return -ENOMEM;
+	t->crossing = EDDY_CROSS_TASK | eddy_ctx_hiding;
 	if (t->policy == EDDY_SHARE) {
 		t->ctx = eddy_ctx_ref(parent);
+		t->hide = t->crossing;
 		return 0;
 	}
-	if (t->policy == EDDY_MERGE && !(t->base = eddy_ctx_copy(parent)))
+	eddy_ctx *from = parent;
+	if (t->policy == EDDY_MERGE &&
+	    !(from = t->base = eddy_ctx_copy_crossing(parent, t->crossing)))
 		return -ENOMEM;
-	if (!(t->ctx = eddy_ctx_copy(parent))) {
+	if (!(t->ctx = eddy_ctx_copy_crossing(from, t->crossing))) {
 		eddy_ctx_unref(t->base);
 		return -ENOMEM;
 	}
@@ -140,6 +153,12 @@ int eddy_task_resume(eddy_task *t)
 	}
 	eddy_task *resumer = current_task;
 	eddy_ctx *outside = eddy_ctx_swap_current(t->now);
+	/* Either side hiding anything: the context being made current may
+	 * have cached what that side hides (set_crossing drops it). */
+	unsigned outside_hide = eddy_ctx_hiding;
+	bool hiding = t->hide || outside_hide;
+	if (hiding)
+		eddy_ctx_set_crossing(t->hide);
 	current_task = t;
 	t->state = TASK_RUNNING;
 
@@ -147,6 +166,8 @@ int eddy_task_resume(eddy_task *t)
 
 	current_task = resumer;
 	t->now = eddy_ctx_swap_current(outside);
+	if (hiding)
+		eddy_ctx_set_crossing(outside_hide);
 	if (!eddy_stack_canary_ok(t->stack))
 		eddy_stack_overflowed(t->stack);
 	if (r == 0) {
@@ -176,18 +197,21 @@ int eddy_task_collect(eddy_task *t, void **result)
 		return -EALREADY;
 	if (t->state != TASK_FINISHED)
 		return -EBUSY;
+	int merged = 0;
 	if (t->policy == EDDY_MERGE) {
 		eddy_ctx *into = eddy_ctx_current();
 		if (!into)
 			return -ENOMEM;
-		int merged = eddy_ctx_merge(into, t->ctx, t->base);
-		if (merged < 0)
+		merged = eddy_ctx_merge_crossing(into, t->ctx, t->base,
+						 t->crossing);
+		if (merged == -ENOMEM)
 			return merged;
 	}
+	/* A failed rule fails the same way again: the task is collected. */
 	t->state = TASK_COLLECTED;
 	if (result)
 		*result = t->result;
-	return 0;
+	return merged < 0 ? merged : 0;
 }
 
 int eddy_task_free(eddy_task *t)
@@ -223,6 +247,16 @@ const char *eddy_task_name(const eddy_task *t)
 enum eddy_policy eddy_task_policy(const eddy_task *t)
 {
 	return t ? t->policy : 0;
+}
+
+int eddy_task_set_crossing(eddy_task *t, unsigned crossing)
+{
+	if (!t)
+		return -EINVAL;
+	if (t->state != TASK_SUSPENDED || t->claimed)
+		return -EBUSY;
+	t->hide = crossing;
+	return 0;
 }
 
 eddy_ctx *eddy_task_ctx(const eddy_task *t)

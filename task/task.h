@@ -67,9 +67,12 @@ int eddy_task_suspend(void);
 /*
  * A finished task's result, with its policy applied: under MERGE, the
  * variables the task changed are merged into the calling thread's current
- * context (eddy_ctx_merge).  0, -EBUSY when the task has not finished,
- * -EALREADY when it was collected before, -ENOMEM with nothing merged (the
- * task can be collected again).  result may be NULL.
+ * context, by their rules (eddy_ctx_merge_crossing).  0, -EBUSY when the
+ * task has not finished, -EALREADY when it was collected before, -ENOMEM
+ * with nothing merged (the task can be collected again).  A merge rule
+ * that fails (-EDDY_ECONFLICT, a reducer's error) merges nothing either,
+ * but collects the task: *result is set and that error returned.  result
+ * may be NULL.
  */
 int eddy_task_collect(eddy_task *task, void **result);
 
@@ -88,6 +91,14 @@ uint64_t eddy_task_id(const eddy_task *task);
 /* The name given at spawn, or NULL. */
 const char *eddy_task_name(const eddy_task *task);
 enum eddy_policy eddy_task_policy(const eddy_task *task);
+/*
+ * For runtimes that hand a task a context they prepared (a call from
+ * another thread): the crossing the task's code runs behind, which hides
+ * variables of its context (eddy_ctx_set_crossing).  A spawn decides it
+ * from the policy: a SHARE child hides task-local variables, and whatever
+ * its parent hid.  Before the first resume only: -EBUSY after.
+ */
+int eddy_task_set_crossing(eddy_task *task, unsigned crossing);
 /* The context the task runs in, borrowed from the task. */
 eddy_ctx *eddy_task_ctx(const eddy_task *task);
 /*

@@ -10,7 +10,7 @@
 EDDY_SUITE(ctx_strerror);
 
 static const int ctx_errors[] = { -ENOENT, -EALREADY, -EINVAL, -EBUSY,
-				  -ENOMEM };
+				  -ENOMEM, -EPERM, -EDDY_ECONFLICT };
 #define NERRORS (sizeof ctx_errors / sizeof ctx_errors[0])
 
 Test(ctx_strerror, each_ctx_error_has_a_sentence)
@@ -42,4 +42,11 @@ Test(ctx_strerror, other_codes_still_get_text)
 	cr_assert_gt(strlen(eddy_strerror(0)), 0);
 	cr_assert_gt(strlen(eddy_strerror(-ECANCELED)), 0);
 	cr_assert_gt(strlen(eddy_strerror(-123456)), 0);
+}
+
+Test(ctx_strerror, a_conflict_before_any_merge_failed_names_no_variable)
+{
+	const char *s = eddy_strerror(-EDDY_ECONFLICT);
+	cr_assert_not_null(strstr(s, "a variable"), "%s", s);
+	cr_assert_null(eddy_ctx_conflict_var());
 }

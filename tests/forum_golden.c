@@ -34,7 +34,8 @@ EDDY_SUITE(forum_golden);
 	X(forum_already_entered)                                         \
 	X(forum_run_current)                                             \
 	X(forum_merge_rules)                                             \
-	X(forum_group)
+	X(forum_group)                                                   \
+	X(forum_var_rules)
 
 static char *read_golden(const char *name)
 {

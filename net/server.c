@@ -1,0 +1,407 @@
+/*
+ * eddy_server: one loop per thread, each with its own listener, one task
+ * per connection.
+ *
+ * Why a listener per thread.  With SO_REUSEPORT, several sockets bind the
+ * same port and the kernel hashes each new connection to one of them, so
+ * the threads never contend for one accept queue and a connection lives
+ * on the loop that accepted it, start to end, with no hand-off between
+ * threads.  (nginx's "reuseport" and Seastar's shards do the same.)
+ *
+ * The structures.  A server holds an array of struct srv_thread, one per
+ * thread; index 0 runs on the thread that calls eddy_server_run.  Each
+ * thread's loop runs a main task (thread_main) which spawns the acceptor
+ * and then waits for its stop event.  The acceptor spawns a detached task
+ * per connection and links its struct conn into its thread's list, so that
+ * a stop can find the connections still running and cancel them:
+ *
+ *   srv_thread[i] ── loop ── main task: waits for `stop`
+ *        │                   acceptor:  eddy_tcp_accept ─▶ spawn conn task
+ *        └── conns: conn ⇄ conn ⇄ conn    (each unlinks itself at its end;
+ *                                          `idle` is set when none is left)
+ *
+ * Stopping.  eddy_server_stop may run on any thread, so it only sets the
+ * server's stopping flag and posts, with eddy_loop_call_soon, a tiny task
+ * to each running loop that sets that loop's stop event.  The loop's
+ * pointer is published under the server's lock while its main task runs;
+ * a main task that starts after the stop sees the flag instead.  Then each
+ * main task, on its own thread: cancels the acceptor (no new
+ * connections), waits up to grace_ns for `idle`, cancels the connections
+ * still running, and waits for them to unwind (a cancelled task still
+ * closes its descriptor).  eddy_server_run returns when every thread's
+ * loop has finished.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctx/alloc.h"
+#include "loop/sync.h"
+#include "net.h"
+#include "signals.h"
+#include "tcp.h"
+
+/* How long a finished connection waits for its peer's EOF (eddy_tcp_close). */
+#define CLOSE_LINGER_NS 1000000000ull
+/* A pause after an accept error that is neither exhaustion nor a stop,
+ * so that a listener in a bad state cannot spin its thread. */
+#define ACCEPT_ERROR_PAUSE_NS 10000000ull
+#define THREADS_MAX 1024
+
+struct conn {
+	struct conn *prev, *next;
+	struct srv_thread *th;
+	eddy_task *task;
+	int fd;
+	struct sockaddr_storage peer;
+};
+
+struct srv_thread {
+	eddy_server *srv;
+	unsigned index;
+	int lfd;
+	pthread_t tid;
+	bool started;          /* tid is a thread to join */
+	eddy_loop *loop;       /* while thread_main runs; under srv->lock */
+	eddy_event *stop;      /* set on this loop when the server stops */
+	eddy_event *idle;      /* set while no connection runs */
+	struct conn *conns;    /* the connections running on this loop */
+	size_t nconns;
+	int err;               /* this thread's failure, for run's result */
+};
+
+struct eddy_server {
+	eddy_conn_fn on_conn;
+	void *arg;
+	uint64_t grace_ns;
+	bool has_loop_cfg;
+	eddy_loop_config loop_cfg;
+	int port;
+	int sfd;               /* signalfd, or -1 */
+	sigset_t old_mask;     /* to put back when sfd is closed */
+	pthread_mutex_t lock;
+	atomic_bool stopping;
+	atomic_bool ran;
+	unsigned nthreads;
+	struct srv_thread th[];
+};
+
+/* The server thread this OS thread runs, for eddy_server_stopping. */
+static _Thread_local struct srv_thread *current_thread;
+
+/* ---- one connection ------------------------------------------------ */
+
+static void conn_unlink(struct conn *c)
+{
+	struct srv_thread *th = c->th;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		th->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (--th->nconns == 0)
+		eddy_event_set(th->idle);
+}
+
+static void *conn_run(void *arg)
+{
+	struct conn *c = arg;
+	eddy_server *srv = c->th->srv;
+	srv->on_conn(c->fd, (const struct sockaddr *)&c->peer, srv->arg);
+	eddy_tcp_close(c->fd, CLOSE_LINGER_NS);
+	conn_unlink(c);
+	eddy_free(c);
+	return NULL;
+}
+
+/* Run a task for the connection fd; on failure fd is closed. */
+static void conn_start(struct srv_thread *th, int fd,
+		       const struct sockaddr_storage *peer)
+{
+	struct conn *c = eddy_alloc(sizeof *c);
+	if (!c) {
+		net_close(fd);
+		return;
+	}
+	*c = (struct conn){ .th = th, .fd = fd, .peer = *peer };
+	c->task = eddy_spawn(conn_run, c);
+	if (!c->task) {
+		eddy_free(c);
+		net_close(fd);
+		return;
+	}
+	eddy_detach(c->task);
+	c->next = th->conns;
+	if (th->conns)
+		th->conns->prev = c;
+	th->conns = c;
+	th->nconns++;
+	eddy_event_clear(th->idle);
+}
+
+/* ---- a thread's loop ----------------------------------------------- */
+
+static void *accept_loop(void *arg)
+{
+	struct srv_thread *th = arg;
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t len;
+		int fd = eddy_tcp_accept(th->lfd, &peer, &len);
+		if (fd >= 0) {
+			conn_start(th, fd, &peer);
+			continue;
+		}
+		if (fd == -ECANCELED)
+			return NULL;
+		/* EPERM (a firewall), EPROTO ...: this connection failed;
+		 * the listener still works */
+		if (eddy_sleep(ACCEPT_ERROR_PAUSE_NS))
+			return NULL;
+	}
+}
+
+static void *signal_watch(void *arg)
+{
+	eddy_server *srv = arg;
+	if (net_signals_wait(srv->sfd) > 0)
+		eddy_server_stop(srv);
+	return NULL;
+}
+
+/* Posted to a loop by eddy_server_stop. */
+static void *stop_on_loop(void *arg)
+{
+	struct srv_thread *th = arg;
+	eddy_event_set(th->stop);
+	return NULL;
+}
+
+static void publish_loop(struct srv_thread *th, eddy_loop *loop)
+{
+	pthread_mutex_lock(&th->srv->lock);
+	th->loop = loop;
+	pthread_mutex_unlock(&th->srv->lock);
+}
+
+/* Let the connections finish within the grace period, then cancel them;
+ * return when none is left. */
+static void drain(struct srv_thread *th)
+{
+	if (th->nconns && th->srv->grace_ns)
+		eddy_event_wait_timeout(th->idle, th->srv->grace_ns);
+	for (struct conn *c = th->conns; c; c = c->next)
+		eddy_cancel(c->task);
+	/* Cancelled ourselves (the loop found every task stuck), we cannot
+	 * wait: the loop still runs the connections to their end. */
+	while (th->nconns && eddy_event_wait(th->idle) == 0)
+		;
+}
+
+static void *thread_main(void *arg)
+{
+	struct srv_thread *th = arg;
+	eddy_server *srv = th->srv;
+	current_thread = th;
+	publish_loop(th, eddy_loop_current());
+	if (atomic_load(&srv->stopping))
+		eddy_event_set(th->stop);
+	eddy_task *acceptor = eddy_spawn(accept_loop, th);
+	eddy_task *watcher = NULL;
+	if (!acceptor)
+		th->err = -ENOMEM;
+	if (acceptor && th->index == 0 && srv->sfd >= 0 &&
+	    !(watcher = eddy_spawn(signal_watch, srv)))
+		th->err = -ENOMEM;
+	if (th->err)
+		eddy_server_stop(srv);
+	eddy_event_wait(th->stop);
+	if (acceptor) {
+		eddy_cancel(acceptor);
+		eddy_join(acceptor, NULL);
+	}
+	/* New connections are refused from here, rather than queued in a
+	 * backlog nobody accepts from. */
+	net_close(th->lfd);
+	th->lfd = -1;
+	if (watcher) {
+		eddy_cancel(watcher);
+		eddy_join(watcher, NULL);
+	}
+	drain(th);
+	publish_loop(th, NULL);
+	return NULL;
+}
+
+static void *run_thread(void *arg)
+{
+	struct srv_thread *th = arg;
+	eddy_server *srv = th->srv;
+	eddy_loop *loop = eddy_loop_new(srv->has_loop_cfg ? &srv->loop_cfg
+							  : NULL);
+	int err = loop ? 0 : -errno;
+	if (loop)
+		err = eddy_loop_run(loop, thread_main, th, NULL);
+	current_thread = NULL;
+	eddy_loop_free(loop);
+	if (err && !th->err)
+		th->err = err;
+	if (th->err)
+		eddy_server_stop(srv);
+	return NULL;
+}
+
+/* ---- the server ------------------------------------------------------ */
+
+static int server_listen(eddy_server *srv, const eddy_server_opts *o)
+{
+	eddy_tcp_listen_opts lo = { .backlog = o->backlog,
+				    .reuseport = srv->nthreads > 1 };
+	const char *port = o->port;
+	char chosen[12];
+	for (unsigned i = 0; i < srv->nthreads; i++) {
+		int fd = eddy_tcp_listen(o->host, port, &lo);
+		if (fd < 0)
+			return fd;
+		srv->th[i].lfd = fd;
+		if (i == 0) {
+			/* the others bind the port the first one got */
+			if ((srv->port = eddy_tcp_local_port(fd)) < 0)
+				return srv->port;
+			snprintf(chosen, sizeof chosen, "%d", srv->port);
+			port = chosen;
+		}
+	}
+	return 0;
+}
+
+eddy_server *eddy_server_new(const eddy_server_opts *opts)
+{
+	if (!opts || !opts->on_conn || !opts->port || opts->backlog < 0 ||
+	    opts->threads > THREADS_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	unsigned n = opts->threads ? opts->threads : 1;
+	eddy_server *srv = eddy_alloc(sizeof *srv + n * sizeof srv->th[0]);
+	if (!srv) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	*srv = (eddy_server){ .on_conn = opts->on_conn, .arg = opts->arg,
+			      .grace_ns = opts->grace_ns, .sfd = -1,
+			      .nthreads = n, .has_loop_cfg = opts->loop };
+	if (opts->loop)
+		srv->loop_cfg = *opts->loop;
+	pthread_mutex_init(&srv->lock, NULL);
+	for (unsigned i = 0; i < n; i++)
+		srv->th[i] = (struct srv_thread){ .srv = srv, .index = i,
+						  .lfd = -1 };
+	int err = server_listen(srv, opts);
+	if (!err && opts->handle_signals &&
+	    (srv->sfd = net_signals_open(&srv->old_mask)) < 0)
+		err = srv->sfd;
+	if (err) {
+		eddy_server_free(srv);
+		errno = -err;
+		return NULL;
+	}
+	return srv;
+}
+
+int eddy_server_port(const eddy_server *srv)
+{
+	return srv ? srv->port : -EINVAL;
+}
+
+/* The events a thread's main task waits on, made here so that a loop
+ * never starts without them. */
+static int thread_events(struct srv_thread *th)
+{
+	th->stop = eddy_event_new();
+	th->idle = eddy_event_new();
+	if (!th->stop || !th->idle)
+		return -ENOMEM;
+	eddy_event_set(th->idle);
+	return 0;
+}
+
+int eddy_server_run(eddy_server *srv)
+{
+	if (!srv)
+		return -EINVAL;
+	if (atomic_exchange(&srv->ran, true))
+		return -EALREADY;
+	int err = 0;
+	for (unsigned i = 0; i < srv->nthreads && !err; i++)
+		err = thread_events(&srv->th[i]);
+	for (unsigned i = 1; i < srv->nthreads && !err; i++) {
+		struct srv_thread *th = &srv->th[i];
+		err = -pthread_create(&th->tid, NULL, run_thread, th);
+		if (err) {
+			err = -EAGAIN;
+			eddy_server_stop(srv);
+		}
+		th->started = !err;
+	}
+	if (!err)
+		run_thread(&srv->th[0]);
+	for (unsigned i = 0; i < srv->nthreads; i++) {
+		struct srv_thread *th = &srv->th[i];
+		if (th->started)
+			pthread_join(th->tid, NULL);
+		if (!err)
+			err = th->err;
+	}
+	return err;
+}
+
+int eddy_server_stop(eddy_server *srv)
+{
+	if (!srv)
+		return -EINVAL;
+	if (atomic_exchange(&srv->stopping, true))
+		return 0;
+	int err = 0;
+	pthread_mutex_lock(&srv->lock);
+	for (unsigned i = 0; i < srv->nthreads; i++) {
+		struct srv_thread *th = &srv->th[i];
+		int e = th->loop ? eddy_loop_call_soon(th->loop, stop_on_loop,
+						       th)
+				 : 0;
+		if (e && !err)
+			err = e;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return err;
+}
+
+int eddy_server_stopping(void)
+{
+	struct srv_thread *th = current_thread;
+	return th && atomic_load(&th->srv->stopping);
+}
+
+void eddy_server_free(eddy_server *srv)
+{
+	if (!srv)
+		return;
+	for (unsigned i = 0; i < srv->nthreads; i++) {
+		struct srv_thread *th = &srv->th[i];
+		if (th->lfd >= 0)
+			close(th->lfd);
+		eddy_event_free(th->stop);
+		eddy_event_free(th->idle);
+	}
+	if (srv->sfd >= 0)
+		net_signals_close(srv->sfd, &srv->old_mask);
+	pthread_mutex_destroy(&srv->lock);
+	eddy_free(srv);
+}

@@ -1,0 +1,34 @@
+/*
+ * What the files of net/ share about sockets, internal to net/.
+ */
+#ifndef EDDY_NET_TCP_H
+#define EDDY_NET_TCP_H
+
+#include <netdb.h>
+#include <stdint.h>
+
+/*
+ * Close fd through the loop, or with close(2) where the loop refuses (a
+ * cancelled task's eddy_close returns -ECANCELED before closing): every
+ * path out of net/ that owns a descriptor closes it, cancelled or not.
+ */
+int net_close(int fd);
+
+/*
+ * getaddrinfo for host:port, SOCK_STREAM, into *res (freeaddrinfo).
+ * Numeric hosts are answered at once; a name is looked up on the worker
+ * pool (eddy_to_thread) when offload is set, giving up at deadline (as
+ * net_deadline makes it; 0: none), else right here.  host NULL with
+ * passive: the wildcard address.  0 or -errno: -ENOENT for a name that
+ * does not resolve, -EINVAL for a bad port, -EAGAIN when DNS failed for
+ * now, -ETIMEDOUT, -ECANCELED.
+ */
+int net_resolve(const char *host, const char *port, int passive, int offload,
+		uint64_t deadline, struct addrinfo **res);
+
+#ifdef EDDY_TEST_HOOKS
+/* Calls of accept made by eddy_tcp_accept, for the EMFILE tests. */
+extern _Atomic unsigned long eddy_net_accept_calls;
+#endif
+
+#endif

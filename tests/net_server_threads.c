@@ -1,0 +1,352 @@
+/*
+ * eddy_server: serving on one and several threads, stopping with
+ * connections in flight (they finish within the grace period, or are
+ * cancelled after it), SIGINT and SIGTERM, and the calls' errors.
+ *
+ * The server runs on a thread of its own (eddy_server_run blocks); the
+ * test's thread is the client, with plain blocking sockets whose reads
+ * and writes time out after a minute so that a broken server fails the
+ * test instead of hanging it.  Handlers tell the client where they are
+ * by writing to it, so no step depends on timing.
+ */
+#define _GNU_SOURCE
+#include "check.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "eddy.h"
+
+EDDY_SUITE(net_server);
+
+/* ---- the server on its thread, the client here -------------------------- */
+
+struct running {
+	eddy_server *srv;
+	pthread_t thread;
+	int rc;
+};
+
+static void *serve(void *arg)
+{
+	struct running *r = arg;
+	r->rc = eddy_server_run(r->srv);
+	return NULL;
+}
+
+static void start(struct running *r, eddy_server_opts o)
+{
+	o.host = o.host ? o.host : "127.0.0.1";
+	o.port = o.port ? o.port : "0";
+	r->srv = eddy_server_new(&o);
+	cr_assert_not_null(r->srv, "%s", strerror(errno));
+	cr_assert_gt(eddy_server_port(r->srv), 0);
+	r->rc = 1;
+	cr_assert_eq(pthread_create(&r->thread, NULL, serve, r), 0);
+}
+
+/* Wait for eddy_server_run's result, and free the server. */
+static int finish(struct running *r)
+{
+	cr_assert_eq(pthread_join(r->thread, NULL), 0);
+	eddy_server_free(r->srv);
+	return r->rc;
+}
+
+static int client(const struct running *r)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	struct timeval minute = { .tv_sec = 60 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &minute, sizeof minute);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &minute, sizeof minute);
+	struct sockaddr_in a = {
+		.sin_family = AF_INET,
+		.sin_port = htons((uint16_t)eddy_server_port(r->srv)),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	return fd;
+}
+
+static void send_str(int fd, const char *s)
+{
+	size_t n = strlen(s);
+	cr_assert_eq(send(fd, s, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Receive exactly strlen(want) bytes and compare. */
+static void expect(int fd, const char *want)
+{
+	char got[256] = { 0 };
+	size_t n = strlen(want), have = 0;
+	while (have < n) {
+		ssize_t k = recv(fd, got + have, n - have, 0);
+		cr_assert_gt(k, 0, "waiting for \"%s\": %zd (%s)", want, k,
+			     strerror(errno));
+		have += (size_t)k;
+	}
+	cr_assert_str_eq(got, want);
+}
+
+static void expect_eof(int fd)
+{
+	char b;
+	ssize_t k = recv(fd, &b, 1, 0);
+	cr_assert(k == 0 || (k < 0 && errno == ECONNRESET), "%zd %s", k,
+		  strerror(errno));
+}
+
+/* ---- handlers ----------------------------------------------------------- */
+
+static int echo(int fd, const struct sockaddr *peer, void *arg)
+{
+	(void)peer;
+	(void)arg;
+	char buf[4096];
+	ssize_t n;
+	while ((n = eddy_recv(fd, buf, sizeof buf, 0)) > 0)
+		if ((n = eddy_write_all(fd, buf, (size_t)n, 0)) < 0)
+			break;
+	return n < 0 ? (int)n : 0;
+}
+
+/* Says "s" to the client once the handler runs, then waits for a byte:
+ * 0, or -EIO. */
+static int started_then_byte(int fd)
+{
+	char b;
+	if (eddy_write_all(fd, "s", 1, 0) != 1 || eddy_recv(fd, &b, 1, 0) != 1)
+		return -EIO;
+	return 0;
+}
+
+static int answer_stopping(int fd)
+{
+	const char *answer = eddy_server_stopping() ? "1" : "0";
+	return eddy_write_all(fd, answer, 1, 0) == 1 ? 0 : -EIO;
+}
+
+/* After "s" and a byte, answers whether the server is stopping. */
+static int gate(int fd, const struct sockaddr *peer, void *arg)
+{
+	(void)peer;
+	(void)arg;
+	int err = started_then_byte(fd);
+	return err ? err : answer_stopping(fd);
+}
+
+/* As gate, but first waits for the server to be stopping: the stop a
+ * signal starts arrives on its own time. */
+static int gate_until_stop(int fd, const struct sockaddr *peer, void *arg)
+{
+	(void)peer;
+	(void)arg;
+	int err = started_then_byte(fd);
+	if (err)
+		return err;
+	for (int i = 0; i < 60000 && !eddy_server_stopping(); i++)
+		eddy_sleep(1000000);
+	return answer_stopping(fd);
+}
+
+static atomic_long stuck_result;
+
+/* Says "s", then waits for a byte that never comes. */
+static int stuck(int fd, const struct sockaddr *peer, void *arg)
+{
+	(void)peer;
+	(void)arg;
+	char b;
+	eddy_write_all(fd, "s", 1, 0);
+	atomic_store(&stuck_result, eddy_recv(fd, &b, 1, 0));
+	return 0;
+}
+
+/* ---- serving ------------------------------------------------------------ */
+
+Test(net_server, one_thread_serves_and_closes_after_the_handler)
+{
+	struct running r;
+	start(&r, (eddy_server_opts){ .on_conn = echo });
+	int fd = client(&r);
+	send_str(fd, "hello");
+	expect(fd, "hello");
+	shutdown(fd, SHUT_WR); /* echo returns; the server closes */
+	expect_eof(fd);
+	close(fd);
+	cr_assert_eq(eddy_server_stop(r.srv), 0);
+	cr_assert_eq(finish(&r), 0);
+}
+
+#define CLIENTS 40
+
+Test(net_server, several_threads_serve_many_connections)
+{
+	struct running r;
+	start(&r, (eddy_server_opts){ .threads = 4, .on_conn = echo });
+	int fds[CLIENTS];
+	for (int i = 0; i < CLIENTS; i++)
+		fds[i] = client(&r);
+	for (int i = 0; i < CLIENTS; i++) {
+		char msg[16];
+		snprintf(msg, sizeof msg, "c%d", i);
+		send_str(fds[i], msg);
+	}
+	for (int i = 0; i < CLIENTS; i++) {
+		char msg[16];
+		snprintf(msg, sizeof msg, "c%d", i);
+		expect(fds[i], msg);
+		close(fds[i]);
+	}
+	cr_assert_eq(eddy_server_stop(r.srv), 0);
+	cr_assert_eq(finish(&r), 0);
+}
+
+Test(net_server, listeners_of_several_threads_share_the_port)
+{
+	eddy_server *a = eddy_server_new(&(eddy_server_opts){
+		.host = "127.0.0.1", .port = "0", .threads = 3, .on_conn = echo });
+	cr_assert_not_null(a);
+	/* a fresh listener without SO_REUSEPORT cannot join them */
+	char port[12];
+	snprintf(port, sizeof port, "%d", eddy_server_port(a));
+	cr_assert_eq(eddy_tcp_listen("127.0.0.1", port, NULL), -EADDRINUSE);
+	eddy_server_free(a);
+}
+
+/* ---- stopping ----------------------------------------------------------- */
+
+Test(net_server, stop_lets_connections_in_flight_finish_within_grace)
+{
+	struct running r;
+	start(&r, (eddy_server_opts){ .on_conn = gate,
+				      .grace_ns = 60000000000ull });
+	int fd = client(&r);
+	expect(fd, "s");
+	cr_assert_eq(eddy_server_stop(r.srv), 0);
+	cr_assert_eq(eddy_server_stop(r.srv), 0); /* harmless twice */
+	send_str(fd, "b");
+	expect(fd, "1"); /* it finished, and saw the stop */
+	expect_eof(fd);
+	close(fd);
+	cr_assert_eq(finish(&r), 0);
+}
+
+Test(net_server, stop_cancels_connections_still_running_after_grace)
+{
+	struct running r;
+	atomic_store(&stuck_result, 1);
+	start(&r, (eddy_server_opts){ .threads = 2, .on_conn = stuck,
+				      .grace_ns = 20000000 });
+	int fd = client(&r);
+	expect(fd, "s");
+	cr_assert_eq(eddy_server_stop(r.srv), 0);
+	cr_assert_eq(finish(&r), 0);
+	cr_assert_eq(atomic_load(&stuck_result), -ECANCELED);
+	expect_eof(fd);
+	close(fd);
+}
+
+Test(net_server, stop_with_no_grace_cancels_at_once)
+{
+	struct running r;
+	atomic_store(&stuck_result, 1);
+	start(&r, (eddy_server_opts){ .on_conn = stuck });
+	int fd = client(&r);
+	expect(fd, "s");
+	cr_assert_eq(eddy_server_stop(r.srv), 0);
+	cr_assert_eq(finish(&r), 0);
+	cr_assert_eq(atomic_load(&stuck_result), -ECANCELED);
+	close(fd);
+}
+
+Test(net_server, stop_before_run_makes_run_return_at_once)
+{
+	eddy_server *srv = eddy_server_new(&(eddy_server_opts){
+		.host = "127.0.0.1", .port = "0", .threads = 2, .on_conn = echo });
+	cr_assert_not_null(srv);
+	cr_assert_eq(eddy_server_stop(srv), 0);
+	cr_assert_eq(eddy_server_run(srv), 0);
+	cr_assert_eq(eddy_server_run(srv), -EALREADY);
+	eddy_server_free(srv);
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+/*
+ * The signal must be blocked in every thread, or the kernel may deliver
+ * it to one that lets it kill the process: this thread blocks it before
+ * any other starts (eddy_server_new would too), and they inherit it.
+ */
+static void signal_stops(int sig)
+{
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	cr_assert_eq(pthread_sigmask(SIG_BLOCK, &set, &old), 0);
+	struct running r;
+	start(&r, (eddy_server_opts){ .threads = 2, .handle_signals = 1,
+				      .grace_ns = 60000000000ull,
+				      .on_conn = gate_until_stop });
+	int fd = client(&r);
+	expect(fd, "s"); /* serving: the signal's watcher is up */
+	cr_assert_eq(kill(getpid(), sig), 0);
+	send_str(fd, "b");
+	expect(fd, "1"); /* in flight: finished, after the stop began */
+	close(fd);
+	cr_assert_eq(finish(&r), 0);
+	cr_assert_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+}
+
+Test(net_server, sigterm_stops_the_server_cleanly)
+{
+	signal_stops(SIGTERM);
+}
+
+Test(net_server, sigint_stops_the_server_cleanly)
+{
+	signal_stops(SIGINT);
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+Test(net_server, bad_options_are_einval)
+{
+	errno = 0;
+	cr_assert_null(eddy_server_new(NULL));
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_null(eddy_server_new(&(eddy_server_opts){ .port = "0" }));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(eddy_server_run(NULL), -EINVAL);
+	cr_assert_eq(eddy_server_stop(NULL), -EINVAL);
+	eddy_server_free(NULL);
+}
+
+Test(net_server, a_port_in_use_fails_the_server)
+{
+	int lfd = eddy_tcp_listen("127.0.0.1", "0", NULL);
+	cr_assert_geq(lfd, 0);
+	char port[12];
+	snprintf(port, sizeof port, "%d", eddy_tcp_local_port(lfd));
+	errno = 0;
+	cr_assert_null(eddy_server_new(&(eddy_server_opts){
+		.host = "127.0.0.1", .port = port, .on_conn = echo }));
+	cr_assert_eq(errno, EADDRINUSE);
+	close(lfd);
+}
+
+Test(net_server, stopping_is_0_outside_a_server)
+{
+	cr_assert_eq(eddy_server_stopping(), 0);
+}

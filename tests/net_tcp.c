@@ -1,0 +1,351 @@
+/*
+ * TCP sockets: listening on IPv4, IPv6 and both, sharing a port, accepting,
+ * connecting (refused, timed out, cancelled), the socket options, and the
+ * ends of a connection.  Everything is on loopback.
+ */
+#define _GNU_SOURCE
+#include "net_common.h"
+
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+EDDY_SUITE(net_tcp);
+
+/* ---- listen and accept ------------------------------------------------- */
+
+static void *listen_ipv4(void *arg)
+{
+	(void)arg;
+	int port, c[2];
+	int lfd = listener("127.0.0.1", &port);
+	struct sockaddr_storage peer;
+	socklen_t len = 0;
+	c[0] = eddy_tcp_connect("127.0.0.1", port_str(port), LONG_NS);
+	cr_assert_geq(c[0], 0);
+	c[1] = eddy_tcp_accept(lfd, &peer, &len);
+	cr_assert_geq(c[1], 0);
+	cr_assert_eq(peer.ss_family, AF_INET);
+	cr_assert_eq(len, sizeof(struct sockaddr_in));
+	cr_assert_eq(((struct sockaddr_in *)&peer)->sin_addr.s_addr,
+		     htonl(INADDR_LOOPBACK));
+	cr_assert_eq(fcntl(c[1], F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	assert_talks(c);
+	close_pair(c);
+	close(lfd);
+	return NULL;
+}
+
+Test(net_tcp, listen_on_ipv4_loopback_accepts_with_the_peer_address)
+{
+	run_net(listen_ipv4);
+}
+
+static void *listen_ipv6(void *arg)
+{
+	(void)arg;
+	int port, c[2];
+	int lfd = listener("::1", &port);
+	connected_pair(lfd, "::1", port, c);
+	assert_talks(c);
+	close_pair(c);
+	close(lfd);
+	return NULL;
+}
+
+Test(net_tcp, listen_on_ipv6_loopback)
+{
+	if (!has_ipv6_loopback())
+		cr_skip_test("no IPv6 loopback here");
+	run_net(listen_ipv6);
+}
+
+static void *listen_any_dual(void *arg)
+{
+	(void)arg;
+	int port, c[2];
+	int lfd = listener(NULL, &port);
+	connected_pair(lfd, "127.0.0.1", port, c);
+	assert_talks(c);
+	close_pair(c);
+	if (has_ipv6_loopback()) {
+		connected_pair(lfd, "::1", port, c);
+		assert_talks(c);
+		close_pair(c);
+	}
+	close(lfd);
+	return NULL;
+}
+
+Test(net_tcp, listen_on_every_address_takes_ipv4_and_ipv6)
+{
+	run_net(listen_any_dual);
+}
+
+static void *v6only_refuses_v4(void *arg)
+{
+	(void)arg;
+	int lfd = eddy_tcp_listen("::", "0",
+				  &(eddy_tcp_listen_opts){ .v6only = 1 });
+	cr_assert_geq(lfd, 0);
+	int port = eddy_tcp_local_port(lfd);
+	cr_assert_eq(eddy_tcp_connect("127.0.0.1", port_str(port), LONG_NS),
+		     -ECONNREFUSED);
+	close(lfd);
+	return NULL;
+}
+
+Test(net_tcp, v6only_listener_refuses_ipv4)
+{
+	if (!has_ipv6_loopback())
+		cr_skip_test("no IPv6 loopback here");
+	run_net(v6only_refuses_v4);
+}
+
+static void *reuseport(void *arg)
+{
+	(void)arg;
+	eddy_tcp_listen_opts o = { .reuseport = 1 };
+	int a = eddy_tcp_listen("127.0.0.1", "0", &o);
+	cr_assert_geq(a, 0);
+	const char *port = port_str(eddy_tcp_local_port(a));
+	int b = eddy_tcp_listen("127.0.0.1", port, &o);
+	cr_assert_geq(b, 0, "%s", eddy_strerror(b));
+	cr_assert_eq(eddy_tcp_local_port(b), eddy_tcp_local_port(a));
+	close(a);
+	close(b);
+	return NULL;
+}
+
+Test(net_tcp, reuseport_lets_two_listeners_share_a_port)
+{
+	run_net(reuseport);
+}
+
+static void *port_in_use(void *arg)
+{
+	(void)arg;
+	int port;
+	int a = listener("127.0.0.1", &port);
+	cr_assert_eq(eddy_tcp_listen("127.0.0.1", port_str(port), NULL),
+		     -EADDRINUSE);
+	close(a);
+	return NULL;
+}
+
+Test(net_tcp, listening_on_a_port_in_use_is_eaddrinuse)
+{
+	run_net(port_in_use);
+}
+
+Test(net_tcp, bad_arguments_are_einval)
+{
+	cr_assert_eq(eddy_tcp_listen("127.0.0.1", NULL, NULL), -EINVAL);
+	cr_assert_eq(eddy_tcp_listen("127.0.0.1", "no-such-service-x", NULL),
+		     -EINVAL);
+	cr_assert_eq(eddy_tcp_listen("127.0.0.1", "0",
+				     &(eddy_tcp_listen_opts){ .backlog = -1 }),
+		     -EINVAL);
+	cr_assert_eq(eddy_tcp_connect(NULL, "80", 0), -EINVAL);
+}
+
+Test(net_tcp, accept_outside_a_task_is_eperm)
+{
+	int port;
+	int lfd = listener("127.0.0.1", &port);
+	cr_assert_eq(eddy_tcp_accept(lfd, NULL, NULL), -EPERM);
+	close(lfd);
+}
+
+/* ---- connect ------------------------------------------------------------ */
+
+static void *refused(void *arg)
+{
+	(void)arg;
+	int port;
+	int lfd = listener("127.0.0.1", &port);
+	close(lfd); /* nobody listens on port now */
+	cr_assert_eq(eddy_tcp_connect("127.0.0.1", port_str(port), LONG_NS),
+		     -ECONNREFUSED);
+	return NULL;
+}
+
+Test(net_tcp, connect_to_a_closed_port_is_econnrefused)
+{
+	run_net(refused);
+}
+
+/*
+ * A listener whose accept queue is full drops new SYNs (Linux, however
+ * tcp_syncookies is set), so a connect waits for the retransmission, a
+ * second away: well past the timeout.  backlog 1 holds up to two.
+ */
+static void *times_out(void *arg)
+{
+	(void)arg;
+	int port;
+	int lfd = eddy_tcp_listen("127.0.0.1", "0",
+				  &(eddy_tcp_listen_opts){ .backlog = 1 });
+	cr_assert_geq(lfd, 0);
+	port = eddy_tcp_local_port(lfd);
+	int fds[8], n = 0, r = 0;
+	while (n < 8) {
+		r = eddy_tcp_connect("127.0.0.1", port_str(port), SHORT_NS);
+		if (r < 0)
+			break;
+		fds[n++] = r;
+	}
+	cr_assert_eq(r, -ETIMEDOUT, "after %d connections: %s", n,
+		     eddy_strerror(r));
+	while (n)
+		close(fds[--n]);
+	close(lfd);
+	return NULL;
+}
+
+Test(net_tcp, connect_to_a_full_backlog_times_out)
+{
+	run_net(times_out);
+}
+
+static void *cancelled_connect(void *arg)
+{
+	(void)arg;
+	eddy_cancel(eddy_self());
+	cr_assert_eq(eddy_tcp_connect("localhost", "1", LONG_NS), -ECANCELED);
+	return NULL;
+}
+
+Test(net_tcp, connect_in_a_cancelled_task_is_ecanceled)
+{
+	run_net(cancelled_connect);
+}
+
+/* ---- options and the ends of a connection ------------------------------ */
+
+static void *nodelay(void *arg)
+{
+	(void)arg;
+	int port, c[2], on = -1;
+	socklen_t len = sizeof on;
+	int lfd = listener("127.0.0.1", &port);
+	connected_pair(lfd, "127.0.0.1", port, c);
+	cr_assert_eq(eddy_tcp_nodelay(c[0], 1), 0);
+	cr_assert_eq(getsockopt(c[0], IPPROTO_TCP, TCP_NODELAY, &on, &len), 0);
+	cr_assert_neq(on, 0);
+	cr_assert_eq(eddy_tcp_nodelay(c[0], 0), 0);
+	cr_assert_eq(getsockopt(c[0], IPPROTO_TCP, TCP_NODELAY, &on, &len), 0);
+	cr_assert_eq(on, 0);
+	cr_assert_eq(eddy_tcp_nodelay(-1, 1), -EBADF);
+	close_pair(c);
+	close(lfd);
+	return NULL;
+}
+
+Test(net_tcp, nodelay_switches_tcp_nodelay)
+{
+	run_net(nodelay);
+}
+
+static void *half_close(void *arg)
+{
+	(void)arg;
+	int port, c[2];
+	char b[4];
+	int lfd = listener("127.0.0.1", &port);
+	connected_pair(lfd, "127.0.0.1", port, c);
+	cr_assert_eq(eddy_tcp_shutdown(c[0], SHUT_WR), 0);
+	cr_assert_eq(eddy_recv(c[1], b, sizeof b, 0), 0); /* EOF */
+	/* the other direction still works */
+	cr_assert_eq(eddy_write_all(c[1], "ok", 2, LONG_NS), 2);
+	cr_assert_eq(eddy_recv(c[0], b, sizeof b, 0), 2);
+	cr_assert_eq(eddy_tcp_shutdown(-1, SHUT_WR), -EBADF);
+	close_pair(c);
+	close(lfd);
+	return NULL;
+}
+
+Test(net_tcp, shutdown_of_writing_gives_the_peer_eof_and_keeps_reading)
+{
+	run_net(half_close);
+}
+
+/* The peer of a graceful close: reads everything, answers, then closes. */
+static void *peer_reads_then_closes(void *arg)
+{
+	int fd = (int)N(arg);
+	char buf[65536];
+	long total = 0;
+	ssize_t n;
+	while ((n = eddy_recv(fd, buf, sizeof buf, 0)) > 0)
+		total += n;
+	cr_assert_eq(n, 0);
+	/* what it sends after our shutdown is drained by the close */
+	cr_assert_eq(eddy_write_all(fd, buf, 1000, LONG_NS), 1000);
+	close(fd);
+	return V(total);
+}
+
+static void *graceful_close(void *arg)
+{
+	(void)arg;
+	int port, c[2];
+	static char big[300000];
+	int lfd = listener("127.0.0.1", &port);
+	connected_pair(lfd, "127.0.0.1", port, c);
+	eddy_task *peer = eddy_spawn(peer_reads_then_closes, V(c[1]));
+	cr_assert_eq(eddy_write_all(c[0], big, sizeof big, LONG_NS),
+		     (ssize_t)sizeof big);
+	cr_assert_eq(eddy_tcp_close(c[0], LONG_NS), 0);
+	cr_assert_eq(fcntl(c[0], F_GETFD), -1); /* closed */
+	void *total;
+	cr_assert_eq(eddy_join(peer, &total), 0);
+	cr_assert_eq(N(total), (long)sizeof big);
+	close(lfd);
+	return NULL;
+}
+
+Test(net_tcp, graceful_close_delivers_everything_and_waits_for_the_peer)
+{
+	run_net(graceful_close);
+}
+
+static void *linger_runs_out(void *arg)
+{
+	(void)arg;
+	int port, c[2];
+	int lfd = listener("127.0.0.1", &port);
+	connected_pair(lfd, "127.0.0.1", port, c);
+	/* c[1] never closes: the linger runs out, and c[0] is closed */
+	cr_assert_eq(eddy_tcp_close(c[0], SHORT_NS), -ETIMEDOUT);
+	cr_assert_eq(fcntl(c[0], F_GETFD), -1);
+	char b;
+	cr_assert_eq(eddy_recv(c[1], &b, 1, 0), 0);
+	close(c[1]);
+	close(lfd);
+	return NULL;
+}
+
+Test(net_tcp, close_whose_peer_stays_open_times_out_and_still_closes)
+{
+	run_net(linger_runs_out);
+}
+
+static void *close_no_linger(void *arg)
+{
+	(void)arg;
+	int port, c[2];
+	char b;
+	int lfd = listener("127.0.0.1", &port);
+	connected_pair(lfd, "127.0.0.1", port, c);
+	cr_assert_eq(eddy_tcp_close(c[0], 0), 0);
+	cr_assert_eq(eddy_recv(c[1], &b, 1, 0), 0);
+	close(c[1]);
+	close(lfd);
+	return NULL;
+}
+
+Test(net_tcp, close_without_linger_does_not_wait)
+{
+	run_net(close_no_linger);
+}
