@@ -223,6 +223,42 @@ Test(loop_trace, var_set_reset_and_merge_are_traced)
 	eddy_var_free(user);
 }
 
+static eddy_var *span;
+
+static void *sets_user_and_span(void *arg)
+{
+	(void)arg;
+	cr_assert_eq(eddy_var_set(span, "child's span", NULL), 0);
+	return (void *)(long)eddy_var_set(user, "adrian", NULL);
+}
+
+static void *merges_user_and_span(void *arg)
+{
+	(void)arg;
+	eddy_spawn_opts o = { .policy = EDDY_MERGE };
+	eddy_task *t = eddy_spawn_with(sets_user_and_span, NULL, &o);
+	cr_assert_eq(eddy_join(t, NULL), 0);
+	return NULL;
+}
+
+Test(loop_trace, merge_reports_only_what_the_rules_let_back)
+{
+	user = eddy_var_new("user");
+	eddy_var_opts never = { .merge = EDDY_MERGE_NEVER };
+	span = eddy_var_new_opts("span", &never);
+	traced(merges_user_and_span, NULL);
+	char cmd[512];
+	snprintf(cmd, sizeof cmd,
+		 "python3 -c \"import json, sys; evs = json.load(open('%s'))"
+		 "['traceEvents']; m = [e['name'] for e in evs if "
+		 "e['name'].startswith('merge ')]; sys.exit(m != ['merge user'])"
+		 "\"", path);
+	cr_assert_eq(system(cmd), 0, "merges other than user's in %s", path);
+	unlink(path);
+	eddy_var_free(user);
+	eddy_var_free(span);
+}
+
 Test(loop_trace, a_var_without_formatter_is_traced_without_value)
 {
 	user = eddy_var_new("user");
