@@ -76,8 +76,10 @@ class Trace:
         return self.ctx_no[cid]
 
     def base(self, key):
+        """A lane's name without its number: "worker", "thread", a task's
+        given name, or "task"."""
         if key[0] == 2:
-            return "worker"
+            return self.names.get(key, "thread").rsplit(" ", 1)[0]
         return self.names.get(key, "task").rsplit(" #", 1)[0]
 
     def label(self, key):
