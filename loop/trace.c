@@ -21,6 +21,10 @@
  * Failure.  The first write that fails (ENOSPC, EIO, ...) turns tracing
  * off for every thread and says so on stderr, once; the program goes on
  * untouched, and eddy_trace_stop returns that error.
+ *
+ * Fork.  A child shares the file's offset with its parent, so its events
+ * (or the footer its exit would write) would land in the middle of the
+ * parent's: a forked child does not trace.
  */
 #define _GNU_SOURCE
 #include "trace.h"
@@ -367,10 +371,32 @@ static const char header[] =
 	"\"args\":{\"name\":\"eddy threads\"}}";
 static const char footer[] = "\n]}\n";
 
+/* In a forked child, which has this thread only: locks another thread
+ * held at the fork stay held, so none is taken. */
+static void forked_child(void)
+{
+	if (trace_fd < 0)
+		return;
+	atomic_store(&eddy_trace_on, false);
+	atomic_store(&eddy_ctx_watcher, NULL);
+	if (watching)
+		atomic_fetch_sub(&eddy_switch_watchers, 1);
+	watching = false;
+	close(trace_fd);
+	trace_fd = -1;
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, forked_child);
+}
+
 int eddy_trace_start(const char *path)
 {
 	if (!path || !*path)
 		return -EINVAL;
+	static pthread_once_t forks_once = PTHREAD_ONCE_INIT;
+	pthread_once(&forks_once, watch_forks);
 	pthread_mutex_lock(&file_lock);
 	if (trace_fd >= 0) {
 		pthread_mutex_unlock(&file_lock);

@@ -416,3 +416,22 @@ Test(loop_trace, trace_errors_are_explained)
 	cr_assert_not_null(strstr(eddy_strerror(-EBUSY), "trace"));
 	cr_assert_not_null(strstr(eddy_strerror(-ENOSPC), "trace file"));
 }
+
+Test(loop_trace, a_forked_child_leaves_the_parents_trace_alone)
+{
+	new_path();
+	cr_assert_eq(eddy_trace_start(path), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		/* traces nothing, and has nothing to stop */
+		int r = eddy_run(spawns_and_joins, NULL, NULL);
+		_exit(r || eddy_trace_stop() != -EINVAL);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	cr_assert_eq(eddy_run(spawns_and_joins, NULL, NULL), 0);
+	cr_assert_eq(eddy_trace_stop(), 0);
+	TRACE_HAS("spawn", "join"); /* and valid JSON */
+}
