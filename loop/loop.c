@@ -295,12 +295,9 @@ static void run_task(eddy_loop *loop, eddy_task *t)
 		hold_back(loop, t);
 		return;
 	}
-	uint64_t began = SWITCH_WATCHED() ? switch_resuming(loop, t) : 0;
+	switch_in(loop, t);
 	int r = eddy_task_resume(t);
-	if (SWITCH_WATCHED())
-		switch_suspended(loop, t, r == 1, began);
-	sched_of(t)->last_ran = loop->round_ns;
-	loop->counters.switches++;
+	switch_out(loop, t, r == 1);
 	if (r == 1)
 		finished(loop, t);
 	else if (r == -EBUSY) /* its context is entered on another thread */

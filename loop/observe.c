@@ -121,16 +121,16 @@ static void slow_task_check(eddy_loop *loop, eddy_task *t, uint64_t began)
 		(double)ran / 1e6, (double)loop->slow_ns / 1e6);
 }
 
-uint64_t switch_resuming(eddy_loop *loop, eddy_task *t)
+void switch_resuming(eddy_loop *loop, eddy_task *t)
 {
 	TRACE(run_begin, t);
-	return loop->slow_ns ? loop_now_ns() : 0;
+	sched_of(t)->began = loop->slow_ns ? loop_now_ns() : 0;
 }
 
-void switch_suspended(eddy_loop *loop, eddy_task *t, bool finished,
-		      uint64_t began)
+void switch_suspended(eddy_loop *loop, eddy_task *t, bool finished)
 {
 	TRACE(run_end, t, finished);
+	uint64_t began = sched_of(t)->began;
 	if (began && loop->slow_ns)
 		slow_task_check(loop, t, began);
 }

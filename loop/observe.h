@@ -102,7 +102,7 @@ typedef struct eddy_stats {
 	/* tasks of this loop */
 	uint64_t tasks_alive;     /* spawned and not yet returned */
 	uint64_t tasks_finished;  /* returned, ever */
-	uint64_t switches;        /* times a task ran and suspended or returned */
+	uint64_t switches;        /* times a task was switched to */
 	/* the kernel interface */
 	uint64_t io_submitted;    /* io_uring: SQEs queued; epoll: ops begun */
 	uint64_t io_completed;    /* io_uring: CQEs reaped; epoll: ops ended */

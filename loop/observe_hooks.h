@@ -26,13 +26,29 @@ extern atomic_int eddy_switch_watchers __attribute__((visibility("hidden")));
 					      memory_order_relaxed), 0)
 #endif
 
-/* t is about to be resumed: returns the time, when the slow-task report
- * needs it, else 0. */
-uint64_t switch_resuming(eddy_loop *loop, eddy_task *t);
+/* For the watchers, out of line: t is about to run; t stopped running. */
+void switch_resuming(eddy_loop *loop, eddy_task *t);
+void switch_suspended(eddy_loop *loop, eddy_task *t, bool finished);
 
-/* t suspended (finished: it returned), resumed at began (or 0). */
-void switch_suspended(eddy_loop *loop, eddy_task *t, bool finished,
-		      uint64_t began);
+/*
+ * Every place that switches the thread to a task calls switch_in just
+ * before, and every place where a task stops running (it suspended,
+ * handed the thread on, or returned) calls switch_out: the counters and
+ * the dump's stamp always, the watchers behind one branch each.
+ */
+static inline void switch_in(eddy_loop *loop, eddy_task *t)
+{
+	loop->counters.switches++;
+	sched_of(t)->last_ran = loop->round_ns;
+	if (SWITCH_WATCHED())
+		switch_resuming(loop, t);
+}
+
+static inline void switch_out(eddy_loop *loop, eddy_task *t, bool finished)
+{
+	if (SWITCH_WATCHED())
+		switch_suspended(loop, t, finished);
+}
 
 /* Undo eddy_loop_dump_on_sigquit, as the loop is freed, after its backend
  * let go of the signalfd's read. */

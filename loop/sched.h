@@ -61,6 +61,8 @@ struct sched {
 	/* for eddy_loop_dump, the slow-task report and the tracer */
 	uint64_t parent;            /* the spawning task's id, or 0 */
 	uint64_t last_ran;          /* loop->round_ns when it last ran */
+	uint64_t began;             /* when it was resumed, for the slow-task
+				       report while that is on, else 0 */
 	unsigned trace_gen;         /* the trace its track is named in */
 	bool trace_spawned;         /* its spawn's arrow awaits its first run */
 	bool slow_reported;

@@ -461,7 +461,7 @@ Test(loop_observe, counters_print_on_one_line)
 	cr_assert_eq((long)r, 0);
 	fclose(out);
 	cr_expect_eq(strncmp(text, "eddy stats: tasks 1 alive, 0 finished, "
-			     "0 switches; io ", 54), 0, "%s", text);
+			     "1 switches; io ", 54), 0, "%s", text);
 	cr_expect_eq(strchr(text, '\n') - text + 1, (long)len, "%s", text);
 	free(text);
 	cr_assert_eq(eddy_loop_print_stats(NULL, stderr), -EINVAL);
