@@ -9,8 +9,9 @@
  *                 an empty coroutine, awaited), one after another;
  *   yield         two tasks yield in turn; per yield (asyncio: await
  *                 asyncio.sleep(0)), with bench/task's floor switch and
- *                 glibc's swapcontext for scale.  A yield is two switches
- *                 (task to loop, loop to the next task) and the run queue;
+ *                 glibc's swapcontext for scale.  A yield is one switch,
+ *                 straight to the next task (docs/loop.md), and the run
+ *                 queue;
  *   pipe          a one-byte round trip through two pipes between two
  *                 tasks, under each backend (asyncio: stream reader and
  *                 writer on the pipes);

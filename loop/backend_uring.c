@@ -281,6 +281,13 @@ static void uring_poll(eddy_loop *loop, bool block, uint64_t deadline)
 	reap(loop);
 }
 
+static bool uring_quiet(eddy_loop *loop)
+{
+	struct io_uring *ring = ring_of(loop);
+	return !io_uring_sq_ready(ring) && !io_uring_cq_ready(ring) &&
+	       !kernel_holds_completions(ring);
+}
+
 const struct backend eddy_backend_uring = {
 	.kind = EDDY_BACKEND_URING,
 	.links_timeouts = true,
@@ -289,4 +296,5 @@ const struct backend eddy_backend_uring = {
 	.start = uring_start,
 	.cancel = uring_cancel,
 	.poll = uring_poll,
+	.quiet = uring_quiet,
 };

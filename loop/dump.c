@@ -44,8 +44,8 @@ static bool ctx_lent(eddy_loop *loop, eddy_ctx *ctx)
 static uint64_t deadline_of(eddy_loop *loop, struct eddy_wait *w)
 {
 	for (size_t i = 0; i < loop->timers.n; i++)
-		if (loop->timers.v[i]->wait == w)
-			return loop->timers.v[i]->deadline;
+		if (loop->timers.v[i].timer->wait == w)
+			return loop->timers.v[i].deadline;
 	return 0;
 }
 

@@ -79,6 +79,13 @@ struct backend {
 	 * completion or until deadline (monotonic ns; 0: no deadline).
 	 */
 	void (*poll)(eddy_loop *loop, bool block, uint64_t deadline);
+	/*
+	 * Whether poll without blocking would do nothing: no work queued for
+	 * the kernel, no completion in or held back.  NULL when the backend
+	 * cannot tell without a system call.  Lets a task start the next
+	 * round itself (loop.c's switch_away).
+	 */
+	bool (*quiet)(eddy_loop *loop);
 };
 
 extern const struct backend eddy_backend_uring;

@@ -11,6 +11,13 @@
  *      and take the completions: without blocking if some task is
  *      runnable, else blocking until a completion or the first timer;
  *   3. fire the timers that expired.
+ *
+ * Step 1 runs mostly on the tasks' own stacks: a task that suspends hands
+ * the thread straight to the next task of the round (switch_away), and
+ * the last one, when steps 2 and 3 would find nothing to do, to the first
+ * task of the next round.  The thread comes back to run_rounds' stack when
+ * a task finishes, when the round's end has work, or when contexts are out
+ * on worker threads.
  */
 #define _GNU_SOURCE
 #include "sched.h"
@@ -67,6 +74,15 @@ static eddy_task *runq_pop(eddy_loop *loop)
 	return t;
 }
 
+/* The next task of the running round, or NULL when the round is over. */
+static eddy_task *round_next(eddy_loop *loop)
+{
+	eddy_task *t = loop->round_end ? runq_pop(loop) : NULL;
+	if (t == loop->round_end)
+		loop->round_end = NULL;
+	return t;
+}
+
 static void list_add(eddy_loop *loop, eddy_task *t)
 {
 	struct sched *s = sched_of(t);
@@ -90,15 +106,71 @@ static void free_task(eddy_loop *loop, eddy_task *t)
 
 /* ---- waiting ------------------------------------------------------------ */
 
-int loop_enter_wait(eddy_loop **loop)
+/* loop_enter_wait's checks, for a caller that needs the task too: the
+ * calling task, or NULL with *err set. */
+static eddy_task *enter_wait(eddy_loop **loop, int *err)
 {
 	eddy_task *t = eddy_task_current();
+	*err = -EPERM;
 	if (!eddy_loop_now || !t)
-		return -EPERM;
+		return NULL;
+	*err = -ECANCELED;
 	if (sched_of(t)->cancelled)
-		return -ECANCELED;
+		return NULL;
 	*loop = eddy_loop_now;
-	return 0;
+	return t;
+}
+
+int loop_enter_wait(eddy_loop **loop)
+{
+	int err;
+	return enter_wait(loop, &err) ? 0 : err;
+}
+
+/* Whether the end of the round would find nothing to do: nothing for the
+ * kernel, no completion, no timer due. */
+static inline bool round_end_is_quiet(eddy_loop *loop)
+{
+	struct eddy_timer *first = timer_first(&loop->timers);
+	if (first && first->deadline <= loop_now_ns())
+		return false;
+	return loop->be->quiet && loop->be->quiet(loop);
+}
+
+/*
+ * The calling task stops running: it is queued, or waits for something.
+ * The thread goes straight to the next task of the round; at the round's
+ * end, if that has nothing to do, to the first task of the next round
+ * (which may be the caller: then it just runs on); else back to
+ * run_rounds, which also minds the tasks held back for lent contexts.
+ */
+/* eddy_task_handoff from self to next, through switch_out and switch_in
+ * (an undone handoff shows as a slice of next with nothing in it). */
+static inline int hand_to(eddy_loop *loop, eddy_task *self, eddy_task *next)
+{
+	switch_out(loop, self, false);
+	switch_in(loop, next);
+	int err = eddy_task_handoff(next);
+	if (__builtin_expect(err != 0, 0)) {
+		switch_out(loop, next, false);
+		switch_in(loop, self);
+	}
+	return err;
+}
+
+static inline void switch_away(eddy_loop *loop, eddy_task *self)
+{
+	if (!loop->lent) {
+		if (!loop->round_end && loop->run_head &&
+		    round_end_is_quiet(loop))
+			loop->round_end = loop->run_tail; /* a round begins */
+		eddy_task *next = round_next(loop);
+		if (next == self || (next && !hand_to(loop, self, next)))
+			return;
+		if (next) /* its context is entered on another thread */
+			runq_push(loop, next);
+	}
+	eddy_task_suspend();
 }
 
 long loop_suspend(struct eddy_wait *w)
@@ -106,7 +178,7 @@ long loop_suspend(struct eddy_wait *w)
 	eddy_task *t = eddy_task_current();
 	w->task = t;
 	sched_of(t)->wait = w;
-	eddy_task_suspend();
+	switch_away(eddy_loop_now, t);
 	return w->result;
 }
 
@@ -297,9 +369,11 @@ static void run_task(eddy_loop *loop, eddy_task *t)
 	}
 	switch_in(loop, t);
 	int r = eddy_task_resume(t);
-	switch_out(loop, t, r == 1);
+	/* the task that stopped: t, or one the thread was handed to from t */
+	eddy_task *last = r >= 0 ? eddy_task_last() : t;
+	switch_out(loop, last, r == 1);
 	if (r == 1)
-		finished(loop, t);
+		finished(loop, last);
 	else if (r == -EBUSY) /* its context is entered on another thread */
 		runq_push(loop, t);
 }
@@ -374,12 +448,12 @@ int eddy_cancel(eddy_task *t)
 int eddy_yield(void)
 {
 	eddy_loop *loop;
-	int err = loop_enter_wait(&loop);
-	if (err)
+	int err;
+	eddy_task *self = enter_wait(&loop, &err);
+	if (!self)
 		return err;
-	eddy_task *self = eddy_task_current();
 	runq_push(loop, self);
-	eddy_task_suspend();
+	switch_away(loop, self);
 	return sched_of(self)->cancelled ? -ECANCELED : 0;
 }
 
@@ -523,13 +597,11 @@ static void stamp_round(eddy_loop *loop)
 static int run_rounds(eddy_loop *loop)
 {
 	while (loop->unfinished || loop->jobs_pending) {
-		eddy_task *last = loop->run_tail, *t;
+		eddy_task *t;
 		stamp_round(loop);
-		while ((t = runq_pop(loop))) {
+		loop->round_end = loop->run_tail;
+		while ((t = round_next(loop)))
 			run_task(loop, t);
-			if (t == last)
-				break;
-		}
 		if (!loop->unfinished && !loop->jobs_pending)
 			break;
 		struct eddy_timer *first = timer_first(&loop->timers);

@@ -13,7 +13,9 @@
  *
  * The run queue is a FIFO list threaded through the tasks (sched.next):
  * spawn and wake append, each round runs the tasks that were queued when
- * it began.  No allocation, O(1) both ends.
+ * it began (up to round_end).  No allocation, O(1) both ends.  A task that
+ * suspends hands the thread straight to the next one (loop.c's
+ * switch_away), so the round goes on wherever the thread is.
  */
 #ifndef EDDY_LOOP_SCHED_H
 #define EDDY_LOOP_SCHED_H
@@ -98,6 +100,7 @@ struct eddy_loop {
 	void *be_state;
 	struct timer_heap timers;
 	eddy_task *run_head, *run_tail;
+	eddy_task *round_end;    /* the running round's last task, or NULL */
 	eddy_task *all;          /* every task not yet freed */
 	size_t unfinished;       /* tasks that have not returned */
 	size_t io_pending;       /* operations the kernel has not completed */

@@ -17,8 +17,15 @@ struct eddy_timer {
 	struct eddy_wait *wait; /* woken with -ETIMEDOUT when it fires */
 };
 
+/* A heap entry: the deadline is copied in, so that ordering the heap
+ * reads only the array, not the timers in their tasks' frames. */
+struct timer_slot {
+	uint64_t deadline;
+	struct eddy_timer *timer;
+};
+
 struct timer_heap {
-	struct eddy_timer **v;
+	struct timer_slot *v;
 	size_t n, cap;
 };
 
@@ -26,7 +33,10 @@ struct timer_heap {
 int timer_add(struct timer_heap *h, struct eddy_timer *t);
 void timer_remove(struct timer_heap *h, struct eddy_timer *t);
 /* The earliest timer, or NULL. */
-struct eddy_timer *timer_first(const struct timer_heap *h);
+static inline struct eddy_timer *timer_first(const struct timer_heap *h)
+{
+	return h->n ? h->v[0].timer : NULL;
+}
 void timer_heap_free(struct timer_heap *h);
 
 #endif

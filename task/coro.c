@@ -8,7 +8,10 @@
  * thread code) in co->resumer; yielding switches back to co->resumer_sp and
  * makes co->resumer current again.  So each running coroutine is one link
  * of a chain back to the thread's own stack, and nested resumes need
- * nothing more.
+ * nothing more.  A handoff replaces one link with another: the coroutine
+ * handed to takes over the leaving one's resumer and resumer_sp, so a
+ * scheduler's tasks may pass the thread among themselves and come back to
+ * the scheduler only when they must.
  *
  * A new coroutine starts in coro_main (through eddy_switch_init), which
  * calls fn and, when it returns, leaves the coroutine's stack for good.
@@ -36,9 +39,9 @@ static __thread struct eddy_coro *current
 
 /*
  * Telling the sanitizers about a switch.  "In" is a switch from a resumer
- * to the coroutine, "out" the way back; "begin" runs on the stack being
- * left, "end" on the stack just entered.  In a build without sanitizers
- * they are empty.
+ * to the coroutine, "out" the way back, "across" a handoff from one
+ * coroutine to another; "begin" runs on the stack being left, "end" on the
+ * stack just entered.  In a build without sanitizers they are empty.
  *
  * AddressSanitizer keeps per thread the bounds of the running stack and,
  * when it detects use after return, a "fake stack" holding the frames of
@@ -48,7 +51,8 @@ static __thread struct eddy_coro *current
  * stack that side saved when it last left (NULL at a coroutine's first
  * entry) and reports the bounds of the stack it came from.  A coroutine
  * does not know its resumer's stack (the thread's own one has no size eddy
- * knows), so it learns it there at each entry and names it when it leaves.
+ * knows), so it learns it there at each entry and names it when it leaves;
+ * a coroutine entered by a handoff is given it by the one that left.
  * A coroutine leaving for the last time saves no fake stack (NULL), and
  * ASan frees it.
  *
@@ -75,12 +79,16 @@ static ALWAYS_INLINE void switch_in_begin(struct eddy_coro *co)
 	(void)co;
 }
 
+/* A coroutine entered by a handoff came from another coroutine's stack,
+ * not its resumer's: its resumer's bounds came with the handoff. */
 static ALWAYS_INLINE void switch_in_end(struct eddy_coro *co)
 {
 #ifdef EDDY_HAVE_ASAN
-	__sanitizer_finish_switch_fiber(co->asan_fake_stack,
-	                                &co->asan_resumer_stack,
-	                                &co->asan_resumer_stack_size);
+	bool handed = co->asan_handed;
+	co->asan_handed = false;
+	__sanitizer_finish_switch_fiber(
+		co->asan_fake_stack, handed ? NULL : &co->asan_resumer_stack,
+		handed ? NULL : &co->asan_resumer_stack_size);
 #endif
 	(void)co;
 }
@@ -106,6 +114,26 @@ static ALWAYS_INLINE void switch_out_end(struct eddy_coro *co)
 	                                NULL);
 #endif
 	(void)co;
+}
+
+/* A handoff: from leaves, to arrives, and to takes over from's resumer
+ * (what the resumer's side of the way out needs). */
+static ALWAYS_INLINE void switch_across_begin(struct eddy_coro *from,
+                                              struct eddy_coro *to)
+{
+#ifdef EDDY_HAVE_ASAN
+	to->asan_resumer_fake_stack = from->asan_resumer_fake_stack;
+	to->asan_resumer_stack = from->asan_resumer_stack;
+	to->asan_resumer_stack_size = from->asan_resumer_stack_size;
+	to->asan_handed = true;
+	__sanitizer_start_switch_fiber(&from->asan_fake_stack, to->stack_lo,
+	                               to->stack_size);
+#endif
+#ifdef EDDY_HAVE_TSAN
+	to->tsan_resumer_fiber = from->tsan_resumer_fiber;
+	__tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+	(void)from, (void)to;
 }
 
 /* The bottom frame of every coroutine. */
@@ -169,6 +197,22 @@ void eddy_coro_yield(void)
 	switch_out_begin(co, &co->asan_fake_stack);
 	eddy_switch(&co->sp, co->resumer_sp, 0);
 	switch_in_end(co);
+}
+
+void eddy_coro_handoff(struct eddy_coro *to)
+{
+	struct eddy_coro *from = current;
+
+	assert(from && to->state != EDDY_CORO_RUNNING &&
+	       to->state != EDDY_CORO_DONE);
+	from->state = EDDY_CORO_SUSPENDED;
+	to->state = EDDY_CORO_RUNNING;
+	to->resumer = from->resumer;
+	to->resumer_sp = from->resumer_sp;
+	current = to;
+	switch_across_begin(from, to);
+	eddy_switch_across(&from->sp, to->sp, 0);
+	switch_in_end(from);
 }
 
 struct eddy_coro *eddy_coro_self(void)

@@ -30,6 +30,7 @@
 #ifndef EDDY_TASK_CORO_H
 #define EDDY_TASK_CORO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ctx/common.h"
@@ -73,7 +74,7 @@ struct eddy_coro {
 	/*
 	 * What the sanitizers and Valgrind need.  Present in every build so
 	 * that the layout does not depend on how the library was compiled;
-	 * only the sanitizer builds write the first five.
+	 * only the sanitizer builds write all but valgrind_stack_id.
 	 */
 	void *asan_fake_stack;         /* the coroutine's, while it is suspended */
 	void *asan_resumer_fake_stack; /* the resumer's, while the coroutine runs */
@@ -82,6 +83,7 @@ struct eddy_coro {
 	void *tsan_fiber;
 	void *tsan_resumer_fiber;
 	unsigned valgrind_stack_id;
+	bool asan_handed;              /* entered by a handoff, not a resume */
 };
 
 /*
@@ -109,6 +111,19 @@ int eddy_coro_resume(struct eddy_coro *co);
  * Does nothing outside a coroutine.
  */
 void eddy_coro_yield(void);
+
+/*
+ * From inside a coroutine: suspends it and runs to in its place, without
+ * passing through their resumer.  to takes over the caller's resumer: when
+ * to yields or finishes, the resumer's eddy_coro_resume returns as if the
+ * coroutine it resumed had.  Returns when the caller is resumed again.  to
+ * must be ready or suspended, and the caller a coroutine.
+ *
+ *   resumer              A                    B
+ *   resume(A) ─────────▶ handoff(B) ────────▶ runs
+ *   resume(A) returns ◀───────────────────── yield()
+ */
+void eddy_coro_handoff(struct eddy_coro *to);
 
 /* The coroutine running on this thread, or NULL outside any. */
 struct eddy_coro *eddy_coro_self(void);

@@ -17,9 +17,14 @@
  * of one slot (so is, unguarded, one whose mprotect the kernel refused).
  * stack_map.c decides which guard each new stack gets.  A chunk is carved
  * lazily, slot after slot, and a slot's guard is installed when it is
- * carved, so a chunk costs one map entry and, until used, only address
- * space; the kernel even merges neighbouring chunks into one entry (here
- * a million guarded stacks showed as a single line of /proc/self/maps).
+ * carved (or a batch ahead, below), so a chunk costs one map entry and,
+ * until used, only address space; the kernel even merges neighbouring
+ * chunks into one entry (here a million guarded stacks showed as a single
+ * line of /proc/self/maps).
+ * A MADV_GUARD_INSTALL chunk readies its slots a batch ahead of carving
+ * (EDDY_STACK_PREPARE_BATCH): the guards in one system call, and each
+ * stack's top page committed in another, which a burst of spawns would
+ * otherwise pay one system call and one page fault per stack for.
  * The stack descriptors (struct eddy_stack) live in an array at the end of
  * the region's record, one per slot.
  *
@@ -91,6 +96,7 @@ struct eddy_stack_region {
 	enum eddy_stack_guard guard;
 	unsigned nslots;
 	unsigned carved;              /* slots handed out, from the bottom */
+	unsigned ready;               /* slots guarded in advance (MADVISE) */
 	unsigned idle;                /* carved stacks now cold in the depot */
 	struct stack_class *cls;
 	struct eddy_stack_region *dead; /* reclaim's list */
@@ -271,15 +277,17 @@ static int carve(struct stack_class *cls, enum eddy_stack_guard guard,
 			cls->open[r->guard] = r;
 	}
 	char *slot = r->base + (size_t)r->carved * r->slot;
-	if (r->guard == EDDY_GUARD_MADVISE) {
-		int err = eddy_stack_map_guard_page(slot);
-		if (err) {
+	if (r->guard == EDDY_GUARD_MADVISE && r->carved == r->ready) {
+		int n = eddy_stack_map_prepare(slot, r->slot,
+					       r->nslots - r->carved);
+		if (n < 0) {
 			if (!r->carved) { /* leave nothing behind */
 				region_unlink(r);
 				regions_free(r);
 			}
-			return err == -EAGAIN ? err : -ENOMEM;
+			return n == -EAGAIN ? n : -ENOMEM;
 		}
+		r->ready += (unsigned)n;
 	}
 	struct eddy_stack *st = &r->stacks[r->carved];
 	void *lo = slot + eddy_stack_page_size();

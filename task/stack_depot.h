@@ -73,8 +73,17 @@ enum eddy_stack_guard eddy_stack_map_guard_for_next(void);
 void *eddy_stack_map(size_t len, enum eddy_stack_guard *guard);
 void eddy_stack_unmap(void *base, size_t len, enum eddy_stack_guard guard);
 
-/* Turns the page at p into a guard page: 0 or a negative errno. */
-int eddy_stack_map_guard_page(void *p);
+/*
+ * Readies up to n slots of a MADV_GUARD_INSTALL chunk, stride bytes apart
+ * from first: the guard page at the bottom of each, and its stack's top
+ * page committed, where a task's control block and first frames go.  In
+ * one system call for each when the kernel allows (process_madvise), so a
+ * burst of spawns pays neither a system call for each guard nor a page
+ * fault for each top page.  The slots readied (at least 1), or a negative
+ * errno for the first guard: -EAGAIN when the kernel has no such guards.
+ */
+#define EDDY_STACK_PREPARE_BATCH 32
+int eddy_stack_map_prepare(char *first, size_t stride, unsigned n);
 
 /* Gives the memory of [p, p + len) back; the range stays mapped, zeroed. */
 void eddy_stack_map_dontneed(void *p, size_t len);

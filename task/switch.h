@@ -19,9 +19,11 @@
  * which stays with the thread (the ABI lets a call change it).  Each .S file
  * says why it switches these registers the way it does.
  *
- * The switch ends with an indirect jump to the saved return address, not a
- * return instruction: a return would pair with a call made on the other
- * stack, so the CPU's return-stack predictor would miss on every switch.
+ * eddy_switch ends with an indirect jump to the saved return address, not
+ * a return instruction: between a resumer and a coroutine a return would
+ * pair with a call made on the other stack, so the CPU's return-stack
+ * predictor would miss on every switch.  Between two coroutines left the
+ * same way the opposite holds (eddy_switch_across, below).
  * For the same reason the objects carry no CET/BTI property notes: shadow
  * stacks and branch target checks cannot follow a switch, so a program
  * linking eddy is built without them.
@@ -44,6 +46,19 @@
  * caller, and no return instruction pairs with a call from the other side.
  */
 int eddy_switch(void **from_sp, void *to_sp, int value);
+
+/*
+ * eddy_switch ending in a return instruction, for a switch between two
+ * stacks that were left through the same calls: a handoff between tasks
+ * that suspend the same way (coro.c's eddy_coro_handoff).  There the
+ * return pairs with the call the leaving side made to get here, which is
+ * also where the other side continues, so the return-stack predictor is
+ * right about it and, one frame at a time, about every return after it.
+ * eddy_switch's jump would leave that call's entry unpaired and put every
+ * later return one entry off: measured here, 114-147 ns a yield between
+ * two tasks against 35-43 ns with this switch.
+ */
+int eddy_switch_across(void **from_sp, void *to_sp, int value);
 
 /*
  * Prepares a fresh stack whose highest address is stack_hi so that the

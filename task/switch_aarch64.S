@@ -18,20 +18,19 @@
  * is a synchronising write on many cores.  FPSR, the cumulative exception
  * flags, belongs to the thread and is not switched.
  *
- * The switch ends with br x30 rather than ret, for the return-stack reason
- * given in switch.h.  The object carries no BTI property note, so a branch
+ * eddy_switch ends with br x30 rather than ret, eddy_switch_across with
+ * ret, for the return-stack reasons given in switch.h.  The object carries no BTI property note, so a branch
  * to a return address never needs a landing pad.
  */
 
 	.text
 
-/* int eddy_switch(void **from_sp (x0), void *to_sp (x1), int value (w2)) */
-	.globl	eddy_switch
-	.hidden	eddy_switch
-	.type	eddy_switch, %function
-	.p2align 4
-eddy_switch:
-	.cfi_startproc
+/*
+ * A whole switch, ending in \last: saves the caller's registers on its
+ * stack and the stack pointer in *from_sp (x0), loads to_sp (x1) and that
+ * stack's registers, and continues at its x30 with w2 in w0.
+ */
+.macro SWITCH_STACKS last
 	sub	sp, sp, #176
 	.cfi_def_cfa_offset 176
 	stp	x19, x20, [sp, #0]
@@ -73,8 +72,8 @@ eddy_switch:
 
 	ldr	x10, [sp, #160]
 	cmp	x9, x10
-	b.ne	.Lload_fpcr
-.Lfpcr_loaded:
+	b.ne	.Lload_fpcr\@
+.Lfpcr_loaded\@:
 	ldp	x19, x20, [sp, #0]
 	ldp	x21, x22, [sp, #16]
 	ldp	x23, x24, [sp, #32]
@@ -109,13 +108,35 @@ eddy_switch:
 	.cfi_restore d14
 	.cfi_restore d15
 	mov	w0, w2
-	br	x30
-.Lload_fpcr:
+	\last
+.Lload_fpcr\@:
 	.cfi_restore_state
 	msr	fpcr, x10
-	b	.Lfpcr_loaded
+	b	.Lfpcr_loaded\@
+.endm
+
+/* int eddy_switch(void **from_sp (x0), void *to_sp (x1), int value (w2)) */
+	.globl	eddy_switch
+	.hidden	eddy_switch
+	.type	eddy_switch, %function
+	.p2align 4
+eddy_switch:
+	.cfi_startproc
+	SWITCH_STACKS "br x30"
 	.cfi_endproc
 	.size	eddy_switch, .-eddy_switch
+
+/* int eddy_switch_across(void **from_sp (x0), void *to_sp (x1),
+ *                        int value (w2)): the same, ending in ret */
+	.globl	eddy_switch_across
+	.hidden	eddy_switch_across
+	.type	eddy_switch_across, %function
+	.p2align 4
+eddy_switch_across:
+	.cfi_startproc
+	SWITCH_STACKS ret
+	.cfi_endproc
+	.size	eddy_switch_across, .-eddy_switch_across
 
 /*
  * void *eddy_switch_init(void *stack_hi (x0), void (*entry)(void *) (x1),

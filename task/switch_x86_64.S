@@ -1,6 +1,7 @@
 /*
  * The context switch for x86-64, System V ABI.  See switch.h for what it
- * does and why it ends in a jump; this file is how.
+ * does and why eddy_switch ends in a jump and eddy_switch_across in a
+ * return; this file is how.
  *
  * MXCSR and the x87 control word are loaded at every switch, whole.  The
  * psABI makes only their control bits callee-saved, and skipping the load
@@ -29,13 +30,12 @@
 
 	.text
 
-/* int eddy_switch(void **from_sp (rdi), void *to_sp (rsi), int value (edx)) */
-	.globl	eddy_switch
-	.hidden	eddy_switch
-	.type	eddy_switch, @function
-	.p2align 4
-eddy_switch:
-	.cfi_startproc
+/*
+ * All of a switch but its last step: saves the caller's registers on its
+ * stack and the stack pointer in *from_sp (rdi), loads to_sp (rsi) and
+ * pops that stack's registers, leaving its return address on top.
+ */
+.macro SWITCH_STACKS
 	pushq	%rbp
 	.cfi_adjust_cfa_offset 8
 	.cfi_rel_offset %rbp, 0
@@ -84,6 +84,16 @@ eddy_switch:
 	popq	%rbp
 	.cfi_adjust_cfa_offset -8
 	.cfi_restore %rbp
+.endm
+
+/* int eddy_switch(void **from_sp (rdi), void *to_sp (rsi), int value (edx)) */
+	.globl	eddy_switch
+	.hidden	eddy_switch
+	.type	eddy_switch, @function
+	.p2align 4
+eddy_switch:
+	.cfi_startproc
+	SWITCH_STACKS
 	popq	%rcx
 	.cfi_adjust_cfa_offset -8
 	.cfi_register %rip, %rcx
@@ -91,6 +101,20 @@ eddy_switch:
 	jmpq	*%rcx
 	.cfi_endproc
 	.size	eddy_switch, .-eddy_switch
+
+/* int eddy_switch_across(void **from_sp (rdi), void *to_sp (rsi),
+ *                        int value (edx)): the same, ending in ret */
+	.globl	eddy_switch_across
+	.hidden	eddy_switch_across
+	.type	eddy_switch_across, @function
+	.p2align 4
+eddy_switch_across:
+	.cfi_startproc
+	SWITCH_STACKS
+	movl	%edx, %eax
+	ret
+	.cfi_endproc
+	.size	eddy_switch_across, .-eddy_switch_across
 
 /*
  * void *eddy_switch_init(void *stack_hi (rdi), void (*entry)(void *) (rsi),

@@ -24,13 +24,22 @@
  * does not bring them back (eddy_ctx_copy_crossing, _merge_crossing).  A
  * SHARE child cannot have them left out of the object it shares, so it
  * runs hiding them (`hide`, set as the thread's crossing while it runs).
+ *
+ * Handoffs.  A task may pass the thread straight to another task
+ * (eddy_task_handoff), which then stands in for it towards their resumer:
+ * whoever switches in sets up the thread for the task arriving (current
+ * task, current context, states), so the resumer's eddy_task_resume, when
+ * the thread comes back, finishes the bookkeeping of the task that came
+ * back (current_task then), whichever that is.
  */
 #include "task.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "coro.h"
@@ -56,10 +65,15 @@ struct eddy_task {
 	alignas(max_align_t) unsigned char sched[];
 };
 
+static_assert(offsetof(struct eddy_task, sched) == EDDY_TASK_SCHED_OFFSET,
+	      "task.h's inline eddy_task_sched must find the sched bytes");
+
 /* Room a task must leave for its own frames below the control block. */
 #define TASK_MIN_FRAMES 4096
 
 static _Thread_local eddy_task *current_task
+	__attribute__((tls_model("initial-exec")));
+static _Thread_local eddy_task *last_task
 	__attribute__((tls_model("initial-exec")));
 static atomic_uint_fast64_t next_id = 1;
 
@@ -139,7 +153,9 @@ eddy_task *eddy_task_new(eddy_fn fn, void *arg, const eddy_spawn_opts *opts,
 	return t;
 }
 
-int eddy_task_resume(eddy_task *t)
+/* 0 when t may run on this thread now, else -EINVAL or -EBUSY; its first
+ * run claims its context. */
+static int runnable(eddy_task *t)
 {
 	if (!t || t->state >= TASK_FINISHED)
 		return -EINVAL;
@@ -151,6 +167,14 @@ int eddy_task_resume(eddy_task *t)
 			return err;
 		t->claimed = true;
 	}
+	return 0;
+}
+
+int eddy_task_resume(eddy_task *t)
+{
+	int err = runnable(t);
+	if (err)
+		return err;
 	eddy_task *resumer = current_task;
 	eddy_ctx *outside = eddy_ctx_swap_current(t->now);
 	/* Either side hiding anything: the context being made current may
@@ -164,9 +188,10 @@ int eddy_task_resume(eddy_task *t)
 
 	int r = eddy_coro_resume(&t->coro);
 
+	t = last_task = current_task; /* t, or where its handoffs led */
 	current_task = resumer;
 	t->now = eddy_ctx_swap_current(outside);
-	if (hiding)
+	if (hiding || t->hide) /* the task that came back may hide, too */
 		eddy_ctx_set_crossing(outside_hide);
 	if (!eddy_stack_canary_ok(t->stack))
 		eddy_stack_overflowed(t->stack);
@@ -179,6 +204,30 @@ int eddy_task_resume(eddy_task *t)
 	eddy_ctx_release(t->ctx);
 	t->claimed = false;
 	return 1;
+}
+
+int eddy_task_handoff(eddy_task *to)
+{
+	eddy_task *from = current_task;
+	if (!from)
+		return -EPERM;
+	int err = runnable(to);
+	if (err)
+		return err;
+	/* before from's switch frame, where resume checks after it: an
+	 * overflow by that frame alone shows at from's next switch */
+	if (!eddy_stack_canary_ok(from->stack))
+		eddy_stack_overflowed(from->stack);
+	from->state = TASK_SUSPENDED;
+	from->now = eddy_ctx_swap_current(to->now);
+	/* as resume does: the thread hides what the arriving task hides, and
+	 * a context that either side's crossing cached is dropped */
+	if (from->hide || to->hide)
+		eddy_ctx_set_crossing(to->hide);
+	to->state = TASK_RUNNING;
+	current_task = to;
+	eddy_coro_handoff(&to->coro);
+	return 0;
 }
 
 int eddy_task_suspend(void)
@@ -234,6 +283,11 @@ eddy_task *eddy_task_current(void)
 	return current_task;
 }
 
+eddy_task *eddy_task_last(void)
+{
+	return last_task;
+}
+
 uint64_t eddy_task_id(const eddy_task *t)
 {
 	return t ? t->id : 0;
@@ -262,11 +316,6 @@ int eddy_task_set_crossing(eddy_task *t, unsigned crossing)
 eddy_ctx *eddy_task_ctx(const eddy_task *t)
 {
 	return t ? t->ctx : NULL;
-}
-
-void *eddy_task_sched(eddy_task *t)
-{
-	return t ? t->sched : NULL;
 }
 
 int eddy_task_stack_usage(const eddy_task *t, size_t *used, size_t *size)

@@ -58,11 +58,30 @@ eddy_task *eddy_task_new(eddy_fn fn, void *arg, const eddy_spawn_opts *opts,
  * finished already (a finished task never runs again), -EBUSY when it is
  * running (resumed by itself or one of its resumers), or when another
  * thread has its context entered.
+ *
+ * When the task hands the thread to another (eddy_task_handoff), the call
+ * returns when the last task of that chain suspends or finishes, and 0 or
+ * 1 says which of the two that one did; eddy_task_last names it.
  */
 int eddy_task_resume(eddy_task *task);
 
 /* From inside a task: back to whoever resumed it.  -EPERM outside a task. */
 int eddy_task_suspend(void);
+
+/*
+ * From inside a task: suspend it and run `to` in its place, straight from
+ * this task's stack to to's, without passing through their resumer, which
+ * to then returns to.  A scheduler's tasks pass the thread along this way
+ * and come back to the scheduler only when it has work of its own.
+ * Returns 0 when the caller is resumed again (by either way); at once
+ * -EPERM outside a task, or as eddy_task_resume for `to` (-EINVAL,
+ * -EBUSY), and then the caller runs on.
+ */
+int eddy_task_handoff(eddy_task *to);
+
+/* The task whose suspend or return ended this thread's last
+ * eddy_task_resume: the task resumed, or where its handoffs led. */
+eddy_task *eddy_task_last(void);
 
 /*
  * A finished task's result, with its policy applied: under MERGE, the
@@ -107,9 +126,17 @@ eddy_ctx *eddy_task_ctx(const eddy_task *task);
  * 0, or -EINVAL.
  */
 int eddy_task_stack_usage(const eddy_task *task, size_t *used, size_t *size);
-/* The scheduler's bytes reserved by eddy_task_new. */
-void *eddy_task_sched(eddy_task *task)
-	__attribute__((const)); /* an address computed from task: cacheable */
+/*
+ * The scheduler's bytes reserved by eddy_task_new, or NULL for NULL.
+ * Inline, because a scheduler reaches them at every switch: they sit at
+ * this fixed offset from the task's handle (task.c asserts it), aligned
+ * for any type.
+ */
+#define EDDY_TASK_SCHED_OFFSET 208
+static inline void *eddy_task_sched(eddy_task *task)
+{
+	return task ? (char *)task + EDDY_TASK_SCHED_OFFSET : (void *)0;
+}
 
 #pragma GCC visibility pop
 

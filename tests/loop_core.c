@@ -549,6 +549,34 @@ Test(loop_core, sleep_of_uint64_max_lasts_until_cancelled)
 	cr_assert_eq(N(r), -ECANCELED);
 }
 
+/* Yielders pass the thread straight to each other while they can; a
+ * timer armed for later makes every round's end read the clock first. */
+static void *spawns_yielders_beside_a_sleeper(void *arg)
+{
+	(void)arg;
+	eddy_task *sleeper = eddy_spawn(sleeps_forever, NULL);
+	eddy_task *t[3];
+	for (int i = 0; i < 3; i++)
+		t[i] = eddy_spawn(records_three_times, V(i));
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(eddy_join(t[i], NULL), 0);
+	cr_assert_eq(eddy_cancel(sleeper), 0);
+	void *r;
+	cr_assert_eq(eddy_join(sleeper, &r), 0);
+	return r;
+}
+
+Test(loop_core, yielding_tasks_keep_fifo_order_while_a_timer_is_armed)
+{
+	order.n = 0;
+	void *r;
+	cr_assert_eq(eddy_run(spawns_yielders_beside_a_sleeper, NULL, &r), 0);
+	cr_assert_eq(N(r), -ECANCELED);
+	cr_assert_eq(order.n, 9);
+	for (int i = 0; i < 9; i++)
+		cr_assert_eq(order.seen[i], i % 3);
+}
+
 enum { SLEEPERS = 10000 };
 
 struct sleepers {

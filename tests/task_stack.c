@@ -14,12 +14,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "ctx/alloc.h"
 #include "task/coro.h"
 #include "task/stack.h"
+#include "task/stack_depot.h"
 #include "task/task.h"
 
 EDDY_SUITE(task_stack);
@@ -521,6 +524,43 @@ Test(task_stack, guard_madvise_carves_many_stacks_from_one_mapping)
 			  d.status);
 	}
 	for (int i = 0; i < 100; i++)
+		eddy_stack_release(st[i]);
+	eddy_stack_pool_drain();
+	assert_nothing_held();
+}
+
+/* Whether this kernel lets a process advise its own memory in one
+ * process_madvise call (Linux 6.15's PIDFD_SELF). */
+static bool advises_itself_in_batches(void)
+{
+	char *p = mmap(NULL, page(), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(p, MAP_FAILED);
+	struct iovec v = { p, page() };
+	bool ok = syscall(SYS_process_madvise, -10001 /* PIDFD_SELF */, &v, 1,
+			  23 /* MADV_POPULATE_WRITE */, 0u) == (long)page();
+	munmap(p, page());
+	return ok;
+}
+
+Test(task_stack, new_stacks_come_guarded_with_their_top_page_committed)
+{
+	if (!advises_itself_in_batches())
+		cr_skip("this kernel has no process_madvise on itself (Linux < 6.15)");
+	enum { N = 3 * EDDY_STACK_PREPARE_BATCH + 1 };
+	struct eddy_stack *st[N];
+	for (int i = 0; i < N; i++)
+		st[i] = take(48 * KiB); /* a size no other test carves */
+	if (stats().guarded == 0)
+		cr_skip("this kernel has no MADV_GUARD_INSTALL (Linux < 6.13)");
+	for (int i = 0; i < N; i++)
+		cr_assert(resident(st[i]), "stack %d's top page", i);
+	for (int i = 0; i < N; i += EDDY_STACK_PREPARE_BATCH - 1) {
+		struct death d = in_child(touch_below_lo, st[i]);
+		cr_assert(killed_by(&d, SIGSEGV), "stack %d: status %#x", i,
+			  d.status);
+	}
+	for (int i = 0; i < N; i++)
 		eddy_stack_release(st[i]);
 	eddy_stack_pool_drain();
 	assert_nothing_held();

@@ -240,3 +240,187 @@ Test(task_task, many_tasks_interleave)
 		eddy_task_free(tasks[i]);
 	}
 }
+
+/* ---- handoff -------------------------------------------------------------- */
+
+struct relay {
+	eddy_task *peer; /* whom to hand the thread to */
+	int *log, *n;    /* the order things happened in */
+	int mark;
+};
+
+static void note(struct relay *r, int what)
+{
+	r->log[(*r->n)++] = what;
+}
+
+/* Notes mark, hands the thread to its peer, notes mark + 1 when back. */
+static void *hands_off_once(void *arg)
+{
+	struct relay *r = arg;
+	note(r, r->mark);
+	int err = eddy_task_handoff(r->peer);
+	note(r, r->mark + 1);
+	return (void *)(long)err;
+}
+
+/* Notes mark, suspends, notes mark + 1 and returns. */
+static void *suspends_once(void *arg)
+{
+	struct relay *r = arg;
+	note(r, r->mark);
+	eddy_task_suspend();
+	note(r, r->mark + 1);
+	return NULL;
+}
+
+Test(task_task, handoff_runs_the_other_task_which_suspends_back_to_the_resumer)
+{
+	int log[8], n = 0;
+	struct relay rb = { NULL, log, &n, 20 };
+	eddy_task *b = eddy_task_new(suspends_once, &rb, NULL, 0);
+	struct relay ra = { b, log, &n, 10 };
+	eddy_task *a = eddy_task_new(hands_off_once, &ra, NULL, 0);
+
+	cr_assert_eq(eddy_task_resume(a), 0); /* b suspended */
+	cr_assert_eq(eddy_task_last(), b);
+	cr_assert_null(eddy_task_current());
+	cr_assert_eq(eddy_task_resume(a), 1); /* a goes on after its handoff */
+	cr_assert_eq(eddy_task_last(), a);
+	cr_assert_eq(eddy_task_resume(b), 1);
+	cr_assert_eq(n, 4);
+	cr_assert_eq(log[0], 10);
+	cr_assert_eq(log[1], 20);
+	cr_assert_eq(log[2], 11);
+	cr_assert_eq(log[3], 21);
+	void *r;
+	cr_assert_eq(eddy_task_collect(a, &r), 0);
+	cr_assert_eq((long)r, 0);
+	eddy_task_free(a);
+	eddy_task_free(b);
+}
+
+Test(task_task, a_task_handed_to_that_finishes_ends_the_resume_with_1)
+{
+	int log[8], n = 0;
+	eddy_task *b = eddy_task_new(returns_arg, "b's", NULL, 0);
+	struct relay ra = { b, log, &n, 10 };
+	eddy_task *a = eddy_task_new(hands_off_once, &ra, NULL, 0);
+
+	cr_assert_eq(eddy_task_resume(a), 1);
+	cr_assert_eq(eddy_task_last(), b);
+	void *r;
+	cr_assert_eq(eddy_task_collect(b, &r), 0);
+	cr_assert_str_eq(r, "b's");
+	cr_assert_eq(eddy_task_collect(a, NULL), -EBUSY); /* a only suspended */
+	cr_assert_eq(eddy_task_resume(a), 1);
+	cr_assert_eq(n, 2);
+	eddy_task_free(a);
+	eddy_task_free(b);
+}
+
+static void *sets_and_hands_off(void *arg)
+{
+	eddy_var_set(var, "a's", NULL);
+	eddy_task_handoff(arg);
+	void *v = NULL;
+	eddy_var_get(var, &v);
+	return v;
+}
+
+static void *reads_and_suspends(void *arg)
+{
+	(void)arg;
+	void *v = NULL;
+	eddy_var_get(var, &v);
+	eddy_task_suspend();
+	return v;
+}
+
+Test(task_task, handoff_switches_to_the_context_of_the_task_handed_to)
+{
+	var = eddy_var_new("v");
+	eddy_var_set(var, "outside", NULL);
+	eddy_task *b = eddy_task_new(reads_and_suspends, NULL, NULL, 0);
+	eddy_var_set(var, "outside-2", NULL); /* after b's snapshot */
+	eddy_task *a = eddy_task_new(sets_and_hands_off, b, NULL, 0);
+
+	cr_assert_eq(eddy_task_resume(a), 0);
+	void *v;
+	eddy_var_get(var, &v);
+	cr_assert_str_eq(v, "outside-2"); /* the resumer's, restored */
+	cr_assert_eq(eddy_task_resume(b), 1);
+	eddy_task_collect(b, &v);
+	cr_assert_str_eq(v, "outside"); /* b ran in its own context */
+	cr_assert_eq(eddy_task_resume(a), 1);
+	eddy_task_collect(a, &v);
+	cr_assert_str_eq(v, "a's");
+	eddy_task_free(a);
+	eddy_task_free(b);
+	eddy_var_free(var);
+}
+
+static void *hands_off_to_bad_peers(void *arg)
+{
+	eddy_task *finished = arg;
+	long errs[3] = {
+		eddy_task_handoff(NULL),
+		eddy_task_handoff(finished),
+		eddy_task_handoff(eddy_task_current()),
+	};
+	return (void *)(errs[0] == -EINVAL && errs[1] == -EINVAL &&
+			errs[2] == -EBUSY ? "all refused" : "not refused");
+}
+
+Test(task_task, handoff_to_no_task_a_finished_or_a_running_one_is_refused)
+{
+	cr_assert_eq(eddy_task_handoff(NULL), -EPERM); /* not in a task */
+	eddy_task *done = eddy_task_new(returns_arg, NULL, NULL, 0);
+	cr_assert_eq(eddy_task_resume(done), 1);
+	eddy_task *t = eddy_task_new(hands_off_to_bad_peers, done, NULL, 0);
+	cr_assert_eq(eddy_task_resume(t), 1); /* the caller ran on */
+	void *r;
+	eddy_task_collect(t, &r);
+	cr_assert_str_eq(r, "all refused");
+	eddy_task_free(t);
+	eddy_task_free(done);
+}
+
+/* A ring of tasks passing the thread around: each hands it to the next,
+ * laps times, and the last lap ends back at the resumer. */
+enum { RING = 64, LAPS = 50 };
+static eddy_task *ring[RING];
+static int ring_visits[RING];
+
+static void *passes_it_on(void *arg)
+{
+	int i = (int)(long)arg;
+	for (int lap = 0; lap < LAPS; lap++) {
+		ring_visits[i]++;
+		if (i == RING - 1)
+			eddy_task_suspend(); /* one lap done: to the resumer */
+		else if (eddy_task_handoff(ring[i + 1]))
+			return "refused";
+	}
+	return NULL;
+}
+
+Test(task_task, tasks_pass_the_thread_around_a_ring)
+{
+	for (int i = 0; i < RING; i++)
+		cr_assert_not_null(ring[i] = eddy_task_new(
+					   passes_it_on, (void *)(long)i, NULL, 0));
+	for (int lap = 0; lap < LAPS; lap++) {
+		cr_assert_eq(eddy_task_resume(ring[0]), 0);
+		cr_assert_eq(eddy_task_last(), ring[RING - 1]);
+	}
+	/* each task but the last waits in its handoff, the last suspended */
+	for (int i = 0; i < RING; i++) {
+		cr_assert_eq(ring_visits[i], LAPS);
+		cr_assert_eq(eddy_task_resume(ring[i]), 1);
+		void *r;
+		cr_assert_eq(eddy_task_collect(ring[i], &r), 0);
+		cr_assert_null(r);
+		eddy_task_free(ring[i]);
+	}
+}

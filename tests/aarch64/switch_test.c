@@ -6,7 +6,8 @@
  *
  * Checks: x19-x28, fp and d8-d15 survive switches in both directions;
  * a new stack starts with its creator's FPCR and each side keeps its own;
- * a coroutine's result comes back; a coroutine resuming another nests.
+ * a coroutine's result comes back; a coroutine resuming another nests; a
+ * coroutine hands the thread to another with eddy_switch_across.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -297,17 +298,58 @@ static void test_nesting(void)
 	check(outer.result == 2, "the nested result did not come back");
 }
 
+/* --- a handoff: eddy_switch_across from one coroutine to another ------------- */
+
+static struct co first, second;
+
+/* Hands the thread to second, which takes over its resumer. */
+static long hands_over(struct co *self, long unused)
+{
+	(void)unused;
+	strcat(order, "f1 ");
+	second.back = self->back;
+	check(eddy_switch_across(&self->sp, second.sp, 0) == 0,
+	      "the handoff's value did not come back");
+	strcat(order, "f2 ");
+	return 1;
+}
+
+static long takes_over(struct co *self, long unused)
+{
+	(void)unused;
+	strcat(order, "s1 ");
+	co_yield(self); /* to first's resumer */
+	strcat(order, "s2 ");
+	return 2;
+}
+
+static void test_across(void)
+{
+	order[0] = '\0';
+	co_init(&first, hands_over, 0);
+	co_init(&second, takes_over, 0);
+	check(co_resume(&first) == 0, "the coroutine handed to did not yield");
+	strcat(order, "m1 ");
+	check(co_resume(&first) == 1, "the handing coroutine did not finish");
+	check(co_resume(&second) == 1, "the coroutine handed to did not finish");
+	check(strcmp(order, "f1 s1 m1 f2 s2 ") == 0,
+	      "a handoff ran out of order");
+	check(first.result == 1 && second.result == 2,
+	      "results after a handoff did not come back");
+}
+
 int main(void)
 {
 	test_registers();
 	test_fpcr();
 	test_result();
 	test_nesting();
+	test_across();
 	if (failure) {
 		printf("aarch64 switch test: FAILED: %s\n", failure);
 		return 1;
 	}
 	printf("aarch64 switch test: ok (%d checks: x19-x28, fp, d8-d15, "
-	       "FPCR, results, nesting)\n", checks);
+	       "FPCR, results, nesting, handoff)\n", checks);
 	return 0;
 }
