@@ -138,32 +138,49 @@ static inline bool round_end_is_quiet(eddy_loop *loop)
 }
 
 /*
+ * The time tasks are stamped with as they run (sched.last_ran, for the
+ * dump): read every STAMP_EVERY rounds and after the loop may have slept,
+ * not every round, as even the coarse clock costs more than a short
+ * round of a few switches.
+ */
+#define STAMP_EVERY 16
+static void stamp_round(eddy_loop *loop)
+{
+	if (loop->unstamped--)
+		return;
+	loop->unstamped = STAMP_EVERY - 1;
+	loop->round_ns = loop_coarse_ns();
+}
+
+/* eddy_task_handoff from self to next, through switch_across (a handoff
+ * that fails shows as a slice of next with nothing in it). */
+static inline int hand_to(eddy_loop *loop, eddy_task *self, eddy_task *next)
+{
+	switch_across(loop, self, next);
+	int err = eddy_task_handoff(next);
+	if (__builtin_expect(err != 0, 0))
+		switch_across(loop, next, self);
+	return err;
+}
+
+/*
  * The calling task stops running: it is queued, or waits for something.
  * The thread goes straight to the next task of the round; at the round's
  * end, if that has nothing to do, to the first task of the next round
  * (which may be the caller: then it just runs on); else back to
  * run_rounds, which also minds the tasks held back for lent contexts.
+ * (Always inlined: the watchers' branches must not tip GCC into calling
+ * it.)
  */
-/* eddy_task_handoff from self to next, through switch_out and switch_in
- * (an undone handoff shows as a slice of next with nothing in it). */
-static inline int hand_to(eddy_loop *loop, eddy_task *self, eddy_task *next)
-{
-	switch_out(loop, self, false);
-	switch_in(loop, next);
-	int err = eddy_task_handoff(next);
-	if (__builtin_expect(err != 0, 0)) {
-		switch_out(loop, next, false);
-		switch_in(loop, self);
-	}
-	return err;
-}
-
-static inline void switch_away(eddy_loop *loop, eddy_task *self)
+static inline __attribute__((always_inline)) void
+switch_away(eddy_loop *loop, eddy_task *self)
 {
 	if (!loop->lent) {
 		if (!loop->round_end && loop->run_head &&
-		    round_end_is_quiet(loop))
+		    round_end_is_quiet(loop)) {
 			loop->round_end = loop->run_tail; /* a round begins */
+			stamp_round(loop);
+		}
 		eddy_task *next = round_next(loop);
 		if (next == self || (next && !hand_to(loop, self, next)))
 			return;
@@ -576,21 +593,6 @@ static bool break_deadlock(eddy_loop *loop)
 	for (eddy_task *t = loop->all; t; t = sched_of(t)->all_next)
 		eddy_cancel(t);
 	return loop->run_head != NULL;
-}
-
-/*
- * The time tasks are stamped with as they run (sched.last_ran, for the
- * dump): read every STAMP_EVERY rounds and after the loop may have slept,
- * not every round, as even the coarse clock costs more than a short
- * round of a few switches.
- */
-#define STAMP_EVERY 16
-static void stamp_round(eddy_loop *loop)
-{
-	if (loop->unstamped--)
-		return;
-	loop->unstamped = STAMP_EVERY - 1;
-	loop->round_ns = loop_coarse_ns();
 }
 
 /* 0 when every task finished, -EDEADLK when some never can. */

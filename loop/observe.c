@@ -127,6 +127,12 @@ void switch_resuming(eddy_loop *loop, eddy_task *t)
 	sched_of(t)->began = loop->slow_ns ? loop_now_ns() : 0;
 }
 
+void switch_handing(eddy_loop *loop, eddy_task *from, eddy_task *to)
+{
+	switch_suspended(loop, from, false);
+	switch_resuming(loop, to);
+}
+
 void switch_suspended(eddy_loop *loop, eddy_task *t, bool finished)
 {
 	TRACE(run_end, t, finished);

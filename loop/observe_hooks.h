@@ -26,20 +26,31 @@ extern atomic_int eddy_switch_watchers __attribute__((visibility("hidden")));
 					      memory_order_relaxed), 0)
 #endif
 
-/* For the watchers, out of line: t is about to run; t stopped running. */
-void switch_resuming(eddy_loop *loop, eddy_task *t);
-void switch_suspended(eddy_loop *loop, eddy_task *t, bool finished);
+/* For the watchers, out of line and cold, so that the switch they watch
+ * stays small enough to inline: t is about to run; t stopped running;
+ * from hands the thread to to. */
+void switch_resuming(eddy_loop *loop, eddy_task *t) __attribute__((cold));
+void switch_suspended(eddy_loop *loop, eddy_task *t, bool finished)
+	__attribute__((cold));
+void switch_handing(eddy_loop *loop, eddy_task *from, eddy_task *to)
+	__attribute__((cold));
 
 /*
  * Every place that switches the thread to a task calls switch_in just
- * before, and every place where a task stops running (it suspended,
- * handed the thread on, or returned) calls switch_out: the counters and
- * the dump's stamp always, the watchers behind one branch each.
+ * before, and every place where a task stops running (it suspended or
+ * returned) calls switch_out; a task handing the thread straight to
+ * another calls switch_across, both at once.  The counters and the dump's
+ * stamp always, the watchers behind one branch.
  */
-static inline void switch_in(eddy_loop *loop, eddy_task *t)
+static inline void switch_count(eddy_loop *loop, eddy_task *t)
 {
 	loop->counters.switches++;
 	sched_of(t)->last_ran = loop->round_ns;
+}
+
+static inline void switch_in(eddy_loop *loop, eddy_task *t)
+{
+	switch_count(loop, t);
 	if (SWITCH_WATCHED())
 		switch_resuming(loop, t);
 }
@@ -48,6 +59,14 @@ static inline void switch_out(eddy_loop *loop, eddy_task *t, bool finished)
 {
 	if (SWITCH_WATCHED())
 		switch_suspended(loop, t, finished);
+}
+
+static inline void switch_across(eddy_loop *loop, eddy_task *from,
+				 eddy_task *to)
+{
+	switch_count(loop, to);
+	if (SWITCH_WATCHED())
+		switch_handing(loop, from, to);
 }
 
 /* Undo eddy_loop_dump_on_sigquit, as the loop is freed, after its backend
