@@ -6,7 +6,8 @@
 #   make pictures   redraw the forum pictures that docs/ shows
 #   make test       the Criterion suite: optimised, then ASan+UBSan,
 #                   and the thread tests under TSan
-#   make bench      benchmarks against the peers (CPython, glibc, ...)
+#   make bench      benchmarks against the peers (CPython, glibc, nginx, ...)
+#   make soak       the HTTP load test at full size: 10,000 connections x 100
 #   make fuzz       the HTTP parser under libFuzzer for FUZZ_SECONDS (clang)
 #   make install    PREFIX=/usr/local DESTDIR= ; make uninstall
 #   make clean
@@ -37,7 +38,7 @@ FLAGS_notrace := -O2 -DEDDY_NO_TRACE
 
 MODULES   := ctx task loop net
 PUBLIC_H  := ctx/common.h ctx/ctx.h task/task.h loop/loop.h loop/sync.h \
-             loop/observe.h net/net.h
+             loop/observe.h net/net.h net/http.h
 LIB_SRC   := $(wildcard $(addsuffix /*.c,$(MODULES))) \
              $(wildcard $(addsuffix /*_$(ARCH).S,$(MODULES)))
 LIB_OBJ   := $(addsuffix .o,$(basename $(LIB_SRC)))
@@ -58,8 +59,8 @@ XSKIP  = $(shell r=; command -v $(XQEMU) >/dev/null || r="no $(XQEMU)"; \
            r="$${r:+$$r, }$(firstword $(XCC)) cannot build static aarch64 binaries"; \
            echo "$$r")
 
-.PHONY: all test demo pictures bench fuzz install uninstall clean deps \
-        deps-aarch64
+.PHONY: all test demo pictures bench soak fuzz install uninstall clean deps \
+        deps-aarch64 deps-bench
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -93,9 +94,15 @@ pictures: demo
 	@for p in $(PICTURES); do \
 	  $(RENDER) $(TRACES)/$$(basename $$p .svg).json -o $$p || exit 1; done
 
-bench: deps
+bench: deps deps-bench
 	@$(MAKE) --no-print-directory $(addprefix $(B)/bench/,$(BENCHES))
 	@for b in $(BENCHES); do $(B)/bench/$$b || exit 1; done
+
+# tests/net_http_load at the issue's size; `make test` runs it smaller.
+soak: deps
+	@$(MAKE) --no-print-directory $(OUT)-test/tests/net_http_load
+	EDDY_LOAD_CONNS=10000 EDDY_LOAD_REQS=100 \
+	  $(OUT)-test/tests/net_http_load --verbose
 
 # The fuzzer mutates a copy of the seed corpus in build/, so the seeds in
 # tests/ stay as they are; what it adds there can be copied back by hand.
@@ -149,6 +156,18 @@ $(addsuffix .o,$(FORUM_GOLDEN)): ALL_CFLAGS += -DEDDY_SRC_DIR='"$(CURDIR)"' \
 	-DFORUM_BIN_DIR='"$(abspath $(B)/examples/forum)"'
 $(FORUM_GOLDEN): | $(addprefix $(B)/,$(filter examples/forum/%,$(EXAMPLES)))
 
+# tests/net_webapp runs examples/webapp and asks it with curl.
+NET_WEBAPP := $(foreach v,test asan,$(OUT)-$(v)/tests/net_webapp)
+$(addsuffix .o,$(NET_WEBAPP)): ALL_CFLAGS += \
+	-DWEBAPP_BIN='"$(abspath $(B)/examples/webapp/webapp)"'
+$(NET_WEBAPP): | $(B)/examples/webapp/webapp
+
+# bench/http runs examples/hello against nginx, whose files go to build/.
+$(B)/bench/http: ALL_CFLAGS += \
+	-DHELLO_BIN='"$(abspath $(B)/examples/hello/hello)"' \
+	-DNGINX_DIR='"$(abspath $(B)/bench/nginx)"'
+$(B)/bench/http: | $(B)/examples/hello/hello
+
 # tests/net_http_corpus replays the fuzzer's seeds: it is told where they are.
 HTTP_CORPUS := tests/fuzz/corpus/http_parse
 $(foreach v,test asan,$(OUT)-$(v)/tests/net_http_corpus.o): \
@@ -186,29 +205,51 @@ $(XTEST): tests/aarch64/switch_test.c task/switch_aarch64.S task/switch.h
 
 # --- dependencies ------------------------------------------------------------
 
-# Debian packages the build needs, and a header that proves each is there.
+# Debian packages the build needs, and a header that proves each is there;
+# then those that bring a command instead (the tests run curl).
 DEB_PKGS := liburing-dev:liburing.h libcriterion-dev:criterion/criterion.h \
             valgrind:valgrind/valgrind.h
+DEB_CMDS := curl:curl
 ifeq ($(CCNAME),clang)
 DEB_PKGS += libclang-rt-dev:sanitizer/asan_interface.h
 endif
+
+# The shell lines that install the packages listed in $$missing (as root,
+# with apt-get) or say which ones $(1) needs and stop.
+define apt_install
+[ -z "$$missing" ] && exit 0; \
+if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+  echo "installing$$missing"; \
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
+    >/dev/null || { apt-get update -q >/dev/null && \
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
+    >/dev/null; } || { echo "apt-get could not install$$missing"; exit 1; }; \
+else \
+  echo "$(1) needs these packages; install them (as root: apt-get install$$missing) and run make again."; \
+  exit 1; \
+fi
+endef
+
+# The shell loop adding to $$missing the packages of $(1) (package:command
+# pairs) whose command is not there.
+missing_cmds = for p in $(1); do \
+  command -v "$${p\#*:}" >/dev/null || missing="$$missing $${p%%:*}"; \
+done
 
 deps:
 	@missing=; for p in $(DEB_PKGS); do \
 	  printf '#include <%s>\n' "$${p#*:}" | $(CC) -E -x c - >/dev/null 2>&1 \
 	    || missing="$$missing $${p%%:*}"; \
 	done; \
-	[ -z "$$missing" ] && exit 0; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing$$missing"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
-	    >/dev/null || { apt-get update -q >/dev/null && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
-	    >/dev/null; } || { echo "apt-get could not install$$missing"; exit 1; }; \
-	else \
-	  echo "eddy needs these packages; install them (as root: apt-get install$$missing) and run make again."; \
-	  exit 1; \
-	fi
+	$(call missing_cmds,$(DEB_CMDS)); \
+	$(call apt_install,eddy)
+
+# The peers bench/http runs (Debian packages that bring a command).
+BENCH_CMDS := wrk:wrk nginx:nginx
+
+deps-bench:
+	@missing=; $(call missing_cmds,$(BENCH_CMDS)); \
+	$(call apt_install,bench/http)
 
 # The aarch64 switch test's tools, installed when possible, never required.
 XDEB_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user

@@ -12,5 +12,6 @@
 #include "loop/sync.h"
 #include "loop/observe.h"
 #include "net/net.h"
+#include "net/http.h"
 
 #endif

@@ -62,6 +62,8 @@ ROWS = {
     "copy_set_1000": (1000, COPY_SET, 2),
     "set_reset": (1000, "t = v.set(A); v.reset(t)", 1),
     "copy_1": (1, "copy_context()", 1),
+    "copy_10": (10, "copy_context()", 1),
+    "copy_100": (100, "copy_context()", 1),
     "copy_1000": (1000, "copy_context()", 1),
     "run": (1000, "other.run(noop)", 1),
 }

@@ -27,12 +27,24 @@ long eddy_alloc_live(void)
 	return atomic_load(&live);
 }
 
-void *eddy_alloc(size_t size)
+int eddy_alloc_due_to_fail(void)
 {
 	if (countdown > 0 && --countdown == 0) {
 		failed = 1;
-		return NULL;
+		return 1;
 	}
+	return 0;
+}
+
+void eddy_alloc_relive(long delta)
+{
+	atomic_fetch_add_explicit(&live, delta, memory_order_relaxed);
+}
+
+void *eddy_alloc(size_t size)
+{
+	if (eddy_alloc_due_to_fail())
+		return NULL;
 	void *p = malloc(size);
 	if (p)
 		atomic_fetch_add_explicit(&live, 1, memory_order_relaxed);

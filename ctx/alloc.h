@@ -23,9 +23,20 @@ void eddy_alloc_fail_nth(long n);
 int eddy_alloc_failed(void);
 /* Blocks allocated by eddy and not yet freed, in all threads. */
 long eddy_alloc_live(void);
+
+/*
+ * For a cache of freed blocks kept above eddy_alloc (context.c keeps
+ * one): taking a block from the cache is an allocation to the hook, so it
+ * asks eddy_alloc_due_to_fail first and counts the block live again with
+ * eddy_alloc_relive(1); putting one back counts it freed with -1.
+ */
+int eddy_alloc_due_to_fail(void);
+void eddy_alloc_relive(long delta);
 #else
 static inline void *eddy_alloc(size_t size) { return malloc(size); }
 static inline void eddy_free(void *p) { free(p); }
+static inline int eddy_alloc_due_to_fail(void) { return 0; }
+static inline void eddy_alloc_relive(long delta) { (void)delta; }
 #endif
 
 #endif

@@ -1,14 +1,18 @@
 /*
- * Contexts: creation, copies, the thread's current context, entering and
+ * Contexts: creation and the spare contexts each thread keeps, copies and
+ * the roots they borrow, the thread's current context, entering and
  * leaving, and the read-only mapping API.
  */
 #include "context.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "alloc.h"
+
+enum { BORROW_FREE, BORROW_BORROWING, BORROW_DETACHED, BORROW_DROPPED };
 
 char eddy_ctx_unset_mark;
 
@@ -19,6 +23,128 @@ _Thread_local eddy_ctx *eddy_ctx_now __attribute__((tls_model("initial-exec")));
 static _Thread_local eddy_ctx *thread_base;
 static pthread_key_t base_key;
 static pthread_once_t base_key_once = PTHREAD_ONCE_INIT;
+
+/* A token for this thread: the address of a thread-local, unique among
+ * live threads. */
+static _Thread_local char thread_mark __attribute__((tls_model("initial-exec")));
+
+static uintptr_t this_thread(void)
+{
+	return (uintptr_t)&thread_mark;
+}
+
+/*
+ * Spare contexts.  A thread keeps up to CTX_SPARES freed contexts on a
+ * list of its own (linked through prev) and takes the next one from
+ * there: a copy that is dropped soon, the common case, then costs no call
+ * to malloc or free.  The list goes back to free() when the thread exits,
+ * through spares_key's destructor; after that, contexts are freed at once.
+ * To the test allocator hook a spare is a freed block, and taking one is
+ * an allocation, which it may fail.
+ */
+#define CTX_SPARES 16
+
+struct spares {
+	eddy_ctx *head;
+	unsigned n;
+	bool keyed;  /* spares_key holds this thread's list */
+	bool closed; /* the destructor ran: the thread is exiting */
+};
+
+static _Thread_local struct spares spares
+	__attribute__((tls_model("initial-exec")));
+
+/* Under AddressSanitizer a spare stays poisoned but for its link, so that
+ * a use of a context after its last unref is still reported. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CTX_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CTX_ASAN 1
+#endif
+#endif
+
+#ifdef CTX_ASAN
+#include <sanitizer/asan_interface.h>
+
+static void spare_poison(eddy_ctx *ctx, bool poison)
+{
+	char *start = (char *)ctx, *link = (char *)&ctx->prev;
+	char *after = link + sizeof ctx->prev, *end = start + sizeof *ctx;
+	if (poison) {
+		ASAN_POISON_MEMORY_REGION(start, (size_t)(link - start));
+		ASAN_POISON_MEMORY_REGION(after, (size_t)(end - after));
+	} else {
+		ASAN_UNPOISON_MEMORY_REGION(start, sizeof *ctx);
+	}
+}
+#else
+static void spare_poison(eddy_ctx *ctx, bool poison)
+{
+	(void)ctx;
+	(void)poison;
+}
+#endif
+static pthread_key_t spares_key;
+static pthread_once_t spares_once = PTHREAD_ONCE_INIT;
+static bool spares_key_made;
+
+static void drain_spares(void *list)
+{
+	struct spares *s = list;
+	s->closed = true;
+	while (s->head) {
+		eddy_ctx *ctx = s->head;
+		s->head = ctx->prev;
+		spare_poison(ctx, false);
+		free(ctx); /* already counted freed when it became a spare */
+	}
+	s->n = 0;
+}
+
+static void make_spares_key(void)
+{
+	spares_key_made = pthread_key_create(&spares_key, drain_spares) == 0;
+}
+
+static eddy_ctx *ctx_mem_alloc(void)
+{
+	eddy_ctx *ctx = spares.head;
+	if (!ctx)
+		return eddy_alloc(sizeof *ctx);
+	if (eddy_alloc_due_to_fail())
+		return NULL;
+	spares.head = ctx->prev;
+	spares.n--;
+	eddy_alloc_relive(1);
+	spare_poison(ctx, false);
+	return ctx;
+}
+
+/* Whether this thread's list may take a spare: it may from the first one
+ * until the thread exits. */
+static bool spares_open(struct spares *s)
+{
+	if (s->keyed || s->closed)
+		return !s->closed;
+	pthread_once(&spares_once, make_spares_key);
+	s->keyed = spares_key_made && pthread_setspecific(spares_key, s) == 0;
+	return s->keyed;
+}
+
+static void ctx_mem_free(eddy_ctx *ctx)
+{
+	struct spares *s = &spares;
+	if (s->n == CTX_SPARES || (s->n == 0 && !spares_open(s))) {
+		eddy_free(ctx);
+		return;
+	}
+	ctx->prev = s->head;
+	s->head = ctx;
+	s->n++;
+	eddy_alloc_relive(-1);
+	spare_poison(ctx, true);
+}
 
 /*
  * Context ids are unique in the process but handed out without an atomic
@@ -47,17 +173,20 @@ uint64_t eddy_ctx_id(const eddy_ctx *ctx)
 
 static eddy_ctx *ctx_alloc(void)
 {
-	eddy_ctx *ctx = eddy_alloc(sizeof *ctx);
+	eddy_ctx *ctx = ctx_mem_alloc();
 	if (!ctx) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	ctx->map = (eddy_hamt){ NULL, 0 };
+	ctx->map = EDDY_HAMT_EMPTY;
 	atomic_init(&ctx->refs, 1);
 	atomic_init(&ctx->owner, 0);
 	ctx->holds = 0;
 	ctx->prev = NULL;
 	ctx->stayers[0] = ctx->stayers[1] = 0;
+	ctx->borrower = NULL;
+	ctx->lender = NULL;
+	atomic_init(&ctx->borrow, BORROW_FREE);
 	ctx->id = new_ctx_id();
 	return ctx;
 }
@@ -84,6 +213,131 @@ eddy_ctx *eddy_ctx_new(void)
 	return ctx;
 }
 
+/*
+ * Borrowed roots: context.h explains the protocol, docs/ctx.md why.
+ */
+
+static eddy_ctx *ctx_of_map(eddy_hamt *m)
+{
+	return (eddy_ctx *)((char *)m - offsetof(eddy_ctx, map));
+}
+
+/* Whether this thread has ctx current and claimed: then it alone changes
+ * ctx's mapping and its borrowing link. */
+static bool is_writer(const eddy_ctx *ctx)
+{
+	return atomic_load_explicit(&ctx->owner, memory_order_relaxed) ==
+	       this_thread();
+}
+
+/*
+ * The lender is done with its root (its change is complete, or it is
+ * cleared): it forgets the borrower.  A borrower that still borrows gets
+ * the lender's reference, and the result is true: nothing to drop here.
+ * A borrower that was dropped meanwhile left its memory, freed here.
+ */
+static bool lender_release(eddy_hamt *m)
+{
+	eddy_ctx *lender = ctx_of_map(m), *b = lender->borrower;
+	lender->borrower = NULL;
+	m->root_release = NULL;
+	int was = atomic_exchange_explicit(&b->borrow, BORROW_FREE,
+					   memory_order_acq_rel);
+	if (was == BORROW_DROPPED)
+		ctx_mem_free(b);
+	return was == BORROW_BORROWING;
+}
+
+/* The borrower is done with the lender's root (its own change is
+ * complete, or it is cleared): the lender's reference stays the lender's,
+ * unless the lender passed it on already (FREE), when it is ours to drop. */
+static bool borrower_release(eddy_hamt *m)
+{
+	eddy_ctx *ctx = ctx_of_map(m);
+	int borrowing = BORROW_BORROWING;
+	m->root_release = NULL;
+	return atomic_compare_exchange_strong_explicit(
+		&ctx->borrow, &borrowing, BORROW_DETACHED,
+		memory_order_acq_rel, memory_order_acquire);
+}
+
+/* The lender let go of ctx (FREE): if ctx still has the root it borrowed,
+ * that reference is its own now.  (Its root_release may also be a
+ * lender's, for a copy of its own: that one stays.) */
+static void settled(eddy_ctx *ctx)
+{
+	if (ctx->map.root_release == borrower_release)
+		ctx->map.root_release = NULL;
+}
+
+/*
+ * A borrower's last reference is gone.  Returns whether its memory may go
+ * now, with its mapping to be cleared; otherwise it was left as a husk
+ * for the lender to free, its mapping already let go.
+ */
+static bool borrower_dies(eddy_ctx *ctx)
+{
+	eddy_ctx *lender = ctx->lender;
+	int state = atomic_load_explicit(&ctx->borrow, memory_order_acquire);
+	if (state == BORROW_FREE) {
+		settled(ctx);
+		return true;
+	}
+	/* Not FREE: the lender has not let go, so it is alive and its
+	 * borrower is still this one.  If it is current here, only this
+	 * thread can touch the link: plain stores undo it. */
+	if (lender == eddy_ctx_now && is_writer(lender)) {
+		lender->borrower = NULL;
+		lender->map.root_release = NULL;
+		if (state == BORROW_BORROWING)
+			eddy_hamt_forget(&ctx->map); /* the lender's reference */
+		return true;
+	}
+	/* Once DROPPED is published the lender may free this memory at any
+	 * moment, so the mapping is let go before: a root of our own
+	 * (DETACHED) is cleared, a borrowed one kept aside, in case the
+	 * lender passes its reference on in the meantime (FREE). */
+	eddy_hamt borrowed = EDDY_HAMT_EMPTY;
+	if (state == BORROW_BORROWING) {
+		borrowed.root = ctx->map.root;
+		eddy_hamt_forget(&ctx->map);
+	} else {
+		eddy_hamt_clear(&ctx->map);
+	}
+	if (atomic_exchange_explicit(&ctx->borrow, BORROW_DROPPED,
+				     memory_order_acq_rel) != BORROW_FREE)
+		return false; /* a husk now, for the lender to free */
+	eddy_hamt_clear(&borrowed);
+	return true;
+}
+
+static void ctx_destroy(eddy_ctx *ctx)
+{
+	if (ctx->lender && !borrower_dies(ctx))
+		return;
+	if (ctx->map.root) /* a lender's root goes to its borrower */
+		eddy_hamt_clear(&ctx->map);
+	ctx_mem_free(ctx);
+}
+
+/* Whether src, this thread's current context, may lend its root to one
+ * more copy: not while it borrows one or lends it already.  A husk left
+ * in its borrower slot is freed on the way: a dropped borrower never
+ * touches its state again. */
+static bool can_lend(eddy_ctx *src)
+{
+	if (!src->map.root || !is_writer(src))
+		return false;
+	eddy_ctx *b = src->borrower;
+	if (b && atomic_load_explicit(&b->borrow, memory_order_acquire) ==
+			 BORROW_DROPPED) {
+		src->borrower = NULL;
+		src->map.root_release = NULL;
+		ctx_mem_free(b);
+	}
+	return !src->map.root_release;
+}
+
 eddy_ctx *eddy_ctx_copy(const eddy_ctx *src)
 {
 	if (!src) {
@@ -93,7 +347,19 @@ eddy_ctx *eddy_ctx_copy(const eddy_ctx *src)
 	eddy_ctx *ctx = ctx_alloc();
 	if (!ctx)
 		return NULL;
-	eddy_hamt_share(&ctx->map, &src->map);
+	eddy_ctx *lender = eddy_ctx_now;
+	if (lender == src && can_lend(lender)) {
+		ctx->map.root = lender->map.root;
+		ctx->map.count = lender->map.count;
+		ctx->map.root_release = borrower_release;
+		ctx->lender = lender;
+		atomic_store_explicit(&ctx->borrow, BORROW_BORROWING,
+				      memory_order_relaxed);
+		lender->borrower = ctx;
+		lender->map.root_release = lender_release;
+	} else {
+		eddy_hamt_share(&ctx->map, &src->map);
+	}
 	memcpy(ctx->cache, src->cache, sizeof ctx->cache);
 	memcpy(ctx->stayers, src->stayers, sizeof ctx->stayers);
 	return ctx;
@@ -120,8 +386,7 @@ void eddy_ctx_unref(eddy_ctx *ctx)
 	if (atomic_load_explicit(&ctx->refs, memory_order_acquire) != 1 &&
 	    atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	eddy_hamt_clear(&ctx->map);
-	eddy_free(ctx);
+	ctx_destroy(ctx);
 }
 
 static void free_thread_base(void *base)
@@ -154,15 +419,6 @@ eddy_ctx *eddy_ctx_current(void)
 	}
 	eddy_ctx_now = base;
 	return base;
-}
-
-/* A token for this thread: the address of a thread-local, unique among
- * live threads. */
-static _Thread_local char thread_mark __attribute__((tls_model("initial-exec")));
-
-static uintptr_t this_thread(void)
-{
-	return (uintptr_t)&thread_mark;
 }
 
 int eddy_ctx_claim(eddy_ctx *ctx)
@@ -282,7 +538,7 @@ size_t eddy_ctx_len(const eddy_ctx *ctx)
 
 void eddy_ctx_iter_begin(eddy_ctx_iter *it, const eddy_ctx *ctx)
 {
-	static const eddy_hamt empty = { NULL, 0 };
+	static const eddy_hamt empty = { .root = NULL };
 	eddy_hamt_iter_begin(it, ctx ? &ctx->map : &empty);
 }
 

@@ -35,6 +35,36 @@
  * is never cached, and taking up a crossing, or entering or returning to
  * a context behind one, drops the cache entries it hides, so a cache hit
  * never needs the test.
+ *
+ * Borrowed roots.  A copy made by the thread that has its source current
+ * (copy_current, every spawn) does not count its reference to the root:
+ * it borrows the source's, so copy and unref cost no atomic operation.
+ * The source (the lender) keeps at most one borrower, and both sides keep
+ * the link: lender->borrower, borrower->lender, and the borrower's state,
+ * an atomic word both sides may change:
+ *
+ *   BORROWING  the borrower's root rides on the lender's reference
+ *   DETACHED   the borrower changed its mapping and uses that root no more
+ *   DROPPED    the borrower died while BORROWING or DETACHED: its memory
+ *              (a husk) waits for the lender to free it
+ *   FREE       the lender let go: if the state was BORROWING, its
+ *              reference became the borrower's
+ *
+ * While linked, both maps have root_release set (hamt.h), so neither
+ * changes the shared root in place: each copies it, and once done with
+ * it (the change committed, or the map is cleared) settles the reference
+ * with one atomic operation on the state: the lender exchanges it for
+ * FREE, passing its reference on if the borrower still borrows; the
+ * borrower compares-and-swaps BORROWING for DETACHED, and drops the root
+ * itself if it finds FREE.  A borrower that dies in a thread other than
+ * the lender's writer (the thread that has the lender current) exchanges
+ * the state for DROPPED.  The case that costs nothing: the borrower dies
+ * on the lender's writer thread, which alone may touch the link then,
+ * and unhooks it with plain stores.
+ *
+ * So a context's map changes only through eddy_hamt_set, _delete and
+ * _clear: code that puts another version in its place clears it first,
+ * as eddy_ctx_merge does, which settles the link.
  */
 #ifndef EDDY_CONTEXT_H
 #define EDDY_CONTEXT_H
@@ -60,8 +90,11 @@ struct eddy_ctx {
 	atomic_uint refs;
 	_Atomic(uintptr_t) owner; /* the entering thread's eddy_ctx_thread_id */
 	unsigned holds;           /* how often the owner holds it; its own */
-	eddy_ctx *prev;           /* current before eddy_ctx_enter */
+	eddy_ctx *prev;           /* current before eddy_ctx_enter; a spare's next */
 	unsigned stayers[2];      /* mapped task-local, loop-only variables */
+	eddy_ctx *borrower;       /* lends its root to it; the writer's */
+	eddy_ctx *lender;         /* borrowed its root from it, or NULL */
+	atomic_int borrow;        /* a borrower's state, see above */
 	uint64_t id;              /* eddy_ctx_id: for traces and dumps */
 	struct ctx_cache_entry cache[CTX_CACHE_SLOTS];
 };

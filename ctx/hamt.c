@@ -131,9 +131,13 @@ static void retire(node *old)
 	node_unref(old);
 }
 
-/* The shared nodes one set or delete copied, one level per entry. */
+/* The shared nodes one set or delete copied, one level per entry.  A
+ * root whose reference the version shares (eddy_hamt.root_release) is
+ * copied like a shared node, and released through root_release when the
+ * change completes. */
 struct path {
 	unsigned n;
+	node *released; /* that root, or NULL */
 	struct {
 		node **slot;
 		node *orig; /* holds the reference *slot had */
@@ -144,7 +148,7 @@ struct path {
 static int own(node **slot, struct path *p)
 {
 	node *n = *slot;
-	if (node_is_unique(n))
+	if (n != p->released && node_is_unique(n))
 		return 0;
 	node *copy = node_alloc(n->kind, n->size, n->bits);
 	if (!copy)
@@ -159,11 +163,14 @@ static int own(node **slot, struct path *p)
 	return 0;
 }
 
-/* The change is complete: the originals lose this version's references. */
-static void path_commit(struct path *p)
+/* The change to m is complete: the originals lose m's references. */
+static void path_commit(eddy_hamt *m, struct path *p)
 {
-	for (unsigned i = 0; i < p->n; i++)
-		node_unref(p->copied[i].orig);
+	for (unsigned i = 0; i < p->n; i++) {
+		node *orig = p->copied[i].orig;
+		if (orig != p->released || !m->root_release(m))
+			node_unref(orig);
+	}
 }
 
 /* The change failed: put the originals back, deepest first (each copy's
@@ -367,6 +374,7 @@ int eddy_hamt_set(eddy_hamt *m, const eddy_var *key, void *val, void **old,
 	op.old = NULL;
 	op.had_old = false;
 	op.path.n = 0;
+	op.path.released = m->root_release ? m->root : NULL;
 	if (!m->root) {
 		node *n = node_alloc(NODE_BITMAP, 1, 1u << slot_of(key->hash, 0));
 		if (!n)
@@ -374,12 +382,16 @@ int eddy_hamt_set(eddy_hamt *m, const eddy_var *key, void *val, void **old,
 		n->e[0] = (struct entry){ .key = key, .val = val };
 		m->root = n;
 	} else {
-		int err = set_in(&m->root, 0, &op);
+		/* a released root is copied first: the resizes below would
+		 * free it when it looks unique */
+		int err = op.path.released ? own(&m->root, &op.path) : 0;
+		if (!err)
+			err = set_in(&m->root, 0, &op);
 		if (err) {
 			path_undo(&op.path);
 			return err;
 		}
-		path_commit(&op.path);
+		path_commit(m, &op.path);
 	}
 	if (!op.had_old)
 		m->count++;
@@ -472,12 +484,13 @@ int eddy_hamt_delete(eddy_hamt *m, const eddy_var *key)
 	struct entry lone;
 	struct path p;
 	p.n = 0;
-	int r = del_in(&m->root, 0, key, &lone, &p);
+	p.released = m->root_release ? m->root : NULL;
+	int r = del_in(&m->root, 0, key, &lone, &p); /* own()s the root first */
 	if (r < 0) {
 		path_undo(&p);
 		return r;
 	}
-	path_commit(&p);
+	path_commit(m, &p);
 	assert(r != DEL_FOLDED);
 	m->count--;
 	return 0;
@@ -488,15 +501,15 @@ void eddy_hamt_share(eddy_hamt *dst, const eddy_hamt *src)
 	assert(!dst->root);
 	if (src->root)
 		node_ref(src->root);
-	*dst = *src;
+	dst->root = src->root;
+	dst->count = src->count;
 }
 
 void eddy_hamt_clear(eddy_hamt *m)
 {
-	if (m->root)
+	if (m->root && !(m->root_release && m->root_release(m)))
 		node_unref(m->root);
-	m->root = NULL;
-	m->count = 0;
+	eddy_hamt_forget(m);
 }
 
 static_assert(sizeof(((eddy_ctx_iter *)0)->node) / sizeof(void *) ==

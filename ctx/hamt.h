@@ -5,6 +5,7 @@
 #ifndef EDDY_HAMT_H
 #define EDDY_HAMT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,11 +14,24 @@
 struct eddy_hamt_node;
 
 /* One version of the mapping: a reference to its root and its size.  Two
- * versions share every node they have in common. */
+ * versions share every node they have in common.
+ *
+ * root_release is for the context layer, whose copies may share one
+ * reference to a root (docs/ctx.md, "Borrowed roots").  While it is set,
+ * the root's count does not tell whether this version alone reaches it,
+ * so a set or delete copies the root even at a count of 1, and the root
+ * may be neither changed nor dropped by this version: when the version
+ * stops using it (its change is complete, or at clear), it calls
+ * root_release instead, which clears itself and returns true when the
+ * reference is settled elsewhere, false when it is still this version's
+ * to drop. */
 typedef struct eddy_hamt {
 	struct eddy_hamt_node *root; /* NULL when empty */
 	size_t count;
+	bool (*root_release)(struct eddy_hamt *m);
 } eddy_hamt;
+
+#define EDDY_HAMT_EMPTY ((eddy_hamt){ .root = NULL })
 
 /* 0 and *val, or -ENOENT. */
 int eddy_hamt_find(const eddy_hamt *m, const eddy_var *key, void **val);
@@ -38,6 +52,15 @@ void eddy_hamt_share(eddy_hamt *dst, const eddy_hamt *src);
 
 /* Drops m's reference to its nodes; m becomes empty. */
 void eddy_hamt_clear(eddy_hamt *m);
+
+/* m becomes empty without dropping a reference or calling root_release:
+ * for a root whose reference is not m's. */
+static inline void eddy_hamt_forget(eddy_hamt *m)
+{
+	m->root = NULL;
+	m->count = 0;
+	m->root_release = NULL;
+}
 
 /*
  * Calls fn for every key whose value in `changed` differs from `base`: with

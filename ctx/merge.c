@@ -123,7 +123,7 @@ int eddy_ctx_merge_crossing(eddy_ctx *into, const eddy_ctx *from,
 		return -EINVAL;
 	/* Build the merged version beside into's own, so that running out of
 	 * memory or a failed rule halfway leaves into untouched. */
-	eddy_hamt result = { NULL, 0 };
+	eddy_hamt result = EDDY_HAMT_EMPTY;
 	eddy_hamt_share(&result, &into->map);
 	struct apply a = { .result = &result, .into = &into->map,
 			   .base = &base->map, .crossing = crossing };

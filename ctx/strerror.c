@@ -40,7 +40,10 @@ static const struct {
 	{ ENOBUFS, "the reader's buffer is full of unconsumed bytes: consume "
 		   "some, or give the reader a larger buffer" },
 	{ EMSGSIZE, "no delimiter within the limit: the line or record is "
-		    "longer than the reader may take" },
+		    "longer than the reader may take; or an HTTP request "
+		    "body is larger than the server's body_max" },
+	{ EPROTO, "the peer broke the protocol: a malformed HTTP chunked "
+		  "request body" },
 	{ EOVERFLOW, "a count would overflow (a semaphore released past its "
 		     "maximum)" },
 	{ ENOSPC, "no space left on the device: the trace file could not be "

@@ -110,7 +110,7 @@ static int key_index(const eddy_var *key)
 /* A map built from scratch with the keys model row r holds. */
 static eddy_hamt rebuild(int r)
 {
-	eddy_hamt m = { NULL, 0 };
+	eddy_hamt m = EDDY_HAMT_EMPTY;
 	for (int i = NKEYS - 1; i >= 0; i--)
 		if (model[r][i])
 			CHECK(eddy_hamt_set(&m, keys[i], model[r][i], NULL,

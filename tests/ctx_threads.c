@@ -18,24 +18,11 @@
 #include "ctx/alloc.h"
 #include "ctx/var.h"
 #include "eddy.h"
+#include "pthread_join.h"
 
 EDDY_SUITE(ctx_threads);
 
 #define V(n) ((void *)(uintptr_t)(n))
-
-static pthread_t start(void *(*fn)(void *), void *arg)
-{
-	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, fn, arg), 0);
-	return t;
-}
-
-static void *finish(pthread_t t)
-{
-	void *result;
-	cr_assert_eq(pthread_join(t, &result), 0);
-	return result;
-}
 
 /* ---- one context, two threads ------------------------------------- */
 
