@@ -1,7 +1,9 @@
 # eddy: an io_uring async runtime for C with PEP 567 contexts.
 #
 #   make            build/libeddy.a, build/libeddy.so, examples and tests
-#   make demo       build and run the main demo
+#   make demo       build and run the main demo, and write a trace and a
+#                   picture of each of its routes into build/forum-traces/
+#   make pictures   redraw the forum pictures that docs/ shows
 #   make test       the Criterion suite: optimised, then ASan+UBSan,
 #                   and the thread tests under TSan
 #   make bench      benchmarks against the peers (CPython, glibc, nginx, ...)
@@ -32,10 +34,11 @@ FLAGS_test := -O2 -DEDDY_TEST_HOOKS
 FLAGS_asan := -O1 -DEDDY_TEST_HOOKS -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=all
 FLAGS_tsan := -O1 -DEDDY_TEST_HOOKS -fsanitize=thread
+FLAGS_notrace := -O2 -DEDDY_NO_TRACE
 
 MODULES   := ctx task loop net
 PUBLIC_H  := ctx/common.h ctx/ctx.h task/task.h loop/loop.h loop/sync.h \
-             net/net.h net/http.h
+             loop/observe.h net/net.h net/http.h
 LIB_SRC   := $(wildcard $(addsuffix /*.c,$(MODULES))) \
              $(wildcard $(addsuffix /*_$(ARCH).S,$(MODULES)))
 LIB_OBJ   := $(addsuffix .o,$(basename $(LIB_SRC)))
@@ -56,7 +59,7 @@ XSKIP  = $(shell r=; command -v $(XQEMU) >/dev/null || r="no $(XQEMU)"; \
            r="$${r:+$$r, }$(firstword $(XCC)) cannot build static aarch64 binaries"; \
            echo "$$r")
 
-.PHONY: all test demo bench soak fuzz install uninstall clean deps \
+.PHONY: all test demo pictures bench soak fuzz install uninstall clean deps \
         deps-aarch64 deps-bench
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -73,9 +76,23 @@ test: deps deps-aarch64
 test-build: $(foreach v,test asan,$(addprefix $(OUT)-$(v)/tests/,$(TESTS))) \
             $(addprefix $(OUT)-tsan/tests/,$(TSAN_TESTS))
 
+# The forum demo's traces, drawn by the renderer: one per route and policy.
+TRACES  := $(B)/forum-traces
+RENDER  := python3 examples/trace/render.py
+PICTURES:= $(foreach p,copy share merge,$(foreach r,sync-logged \
+             async-in-task-logged,docs/pictures/forum-$(p)-$(r).svg))
+
 demo: deps
 	@$(MAKE) --no-print-directory $(B)/$(DEMO)
-	@$(B)/$(DEMO)
+	@mkdir -p $(TRACES)
+	@$(B)/$(DEMO) --trace $(TRACES)
+	@for t in $(TRACES)/*.json; do $(RENDER) $$t -o $${t%.json}.svg || exit 1; done
+	@echo "A trace and a picture of each route: $(TRACES)/"
+
+pictures: demo
+	@mkdir -p docs/pictures
+	@for p in $(PICTURES); do \
+	  $(RENDER) $(TRACES)/$$(basename $$p .svg).json -o $$p || exit 1; done
 
 bench: deps deps-bench
 	@$(MAKE) --no-print-directory $(addprefix $(B)/bench/,$(BENCHES))
@@ -114,7 +131,7 @@ $(OUT)-$(1)/tests/%: $(OUT)-$(1)/tests/%.o $(OUT)-$(1)/libeddy.a
 	$$(CC) $$(FLAGS_$(1)) -o $$@ $$^ -lcriterion $$(LIBS)
 -include $$(shell find $(OUT)-$(1) -name '*.d' 2>/dev/null)
 endef
-$(foreach v,lib test asan tsan,$(eval $(call variant,$(v))))
+$(foreach v,lib test asan tsan notrace,$(eval $(call variant,$(v))))
 
 $(B)/libeddy.a: $(OUT)-lib/libeddy.a
 	cp $< $@
@@ -131,9 +148,10 @@ $(addsuffix .o,$(NET_ECHO_EXAMPLE)): ALL_CFLAGS += \
 	-DECHO_BIN_DIR='"$(abspath $(B)/examples/echo)"'
 $(NET_ECHO_EXAMPLE): | $(B)/examples/echo/server $(B)/examples/echo/client
 
-# tests/forum_golden runs the forum demos: they are built first, and it is
-# told where they and the golden files are.
-FORUM_GOLDEN := $(foreach v,test asan,$(OUT)-$(v)/tests/forum_golden)
+# tests/forum_golden and forum_pictures run the forum demos: they are built
+# first, and told where they and the golden files are.
+FORUM_GOLDEN := $(foreach t,forum_golden forum_pictures,\
+                  $(foreach v,test asan,$(OUT)-$(v)/tests/$(t)))
 $(addsuffix .o,$(FORUM_GOLDEN)): ALL_CFLAGS += -DEDDY_SRC_DIR='"$(CURDIR)"' \
 	-DFORUM_BIN_DIR='"$(abspath $(B)/examples/forum)"'
 $(FORUM_GOLDEN): | $(addprefix $(B)/,$(filter examples/forum/%,$(EXAMPLES)))
@@ -169,6 +187,13 @@ $(B)/bench/http_parse: LIBS += -lhttp_parser
 $(B)/bench/%: bench/%.c $(B)/libeddy.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(B)/libeddy.a $(LIBS)
+
+# bench/observe times itself against the same code built on a library
+# without event sites (-DEDDY_NO_TRACE).
+$(B)/bench/observe: | $(B)/bench/observe_notrace
+$(B)/bench/observe_notrace: bench/observe.c $(OUT)-notrace/libeddy.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(OUT)-notrace/libeddy.a $(LIBS)
 
 # --- the aarch64 switch, cross-built and run under qemu-user ----------------
 

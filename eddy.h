@@ -10,6 +10,7 @@
 #include "task/task.h"
 #include "loop/loop.h"
 #include "loop/sync.h"
+#include "loop/observe.h"
 #include "net/net.h"
 #include "net/http.h"
 

@@ -41,13 +41,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/loop_ops.h" /* spawns_and_joins, two_yielders */
 #include "bench/switch.h"
 #include "eddy.h"
 
 enum {
 	REPS = 7,
-	SPAWNS = 200000,
-	YIELDS = 1000000,
 	SWITCHES = 500000,
 	SWAPCONTEXTS = 20000,
 	PINGS = 20000,
@@ -55,46 +54,6 @@ enum {
 	PY_SLEEPERS = 100000,
 	SLEEPER_STACK = 16 * 1024,
 };
-
-/* ---- spawn+join ------------------------------------------------------ */
-
-static void *empty(void *arg)
-{
-	return arg;
-}
-
-static void *spawns_and_joins(void *arg)
-{
-	double *ns = arg, t0 = now_ns();
-	for (int i = 0; i < SPAWNS; i++) {
-		eddy_task *t = eddy_spawn(empty, NULL);
-		if (!t || eddy_join(t, NULL))
-			fail("spawn+join");
-	}
-	*ns = (now_ns() - t0) / SPAWNS;
-	return NULL;
-}
-
-/* ---- yield ------------------------------------------------------------ */
-
-static void *yields(void *arg)
-{
-	long n = (long)(intptr_t)arg;
-	for (long i = 0; i < n; i++)
-		eddy_yield();
-	return NULL;
-}
-
-static void *two_yielders(void *arg)
-{
-	double *ns = arg, t0 = now_ns();
-	void *half = (void *)(intptr_t)(YIELDS / 2);
-	eddy_task *a = eddy_spawn(yields, half), *b = eddy_spawn(yields, half);
-	if (!a || !b || eddy_join(a, NULL) || eddy_join(b, NULL))
-		fail("yield");
-	*ns = (now_ns() - t0) / YIELDS;
-	return NULL;
-}
 
 /* Best ns per switch of a contender from bench/common.h. */
 static double time_switch(void (*setup)(int), void (*rounds)(int), int n)

@@ -146,6 +146,31 @@ static void ctx_mem_free(eddy_ctx *ctx)
 	spare_poison(ctx, true);
 }
 
+/*
+ * Context ids are unique in the process but handed out without an atomic
+ * operation per context: each thread takes a block of CTX_ID_BLOCK ids
+ * from the shared counter and counts through it on its own, so a copy
+ * costs one thread-local increment more.
+ */
+#define CTX_ID_BLOCK 1024
+static atomic_uint_fast64_t next_id_block;
+static _Thread_local uint64_t next_id, id_block_end;
+
+static uint64_t new_ctx_id(void)
+{
+	if (__builtin_expect(next_id == id_block_end, 0)) {
+		next_id = atomic_fetch_add_explicit(&next_id_block, CTX_ID_BLOCK,
+						    memory_order_relaxed) + 1;
+		id_block_end = next_id + CTX_ID_BLOCK;
+	}
+	return next_id++;
+}
+
+uint64_t eddy_ctx_id(const eddy_ctx *ctx)
+{
+	return ctx ? ctx->id : 0;
+}
+
 static eddy_ctx *ctx_alloc(void)
 {
 	eddy_ctx *ctx = ctx_mem_alloc();
@@ -162,6 +187,7 @@ static eddy_ctx *ctx_alloc(void)
 	ctx->borrower = NULL;
 	ctx->lender = NULL;
 	atomic_init(&ctx->borrow, BORROW_FREE);
+	ctx->id = new_ctx_id();
 	return ctx;
 }
 

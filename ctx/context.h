@@ -95,6 +95,7 @@ struct eddy_ctx {
 	eddy_ctx *borrower;       /* lends its root to it; the writer's */
 	eddy_ctx *lender;         /* borrowed its root from it, or NULL */
 	atomic_int borrow;        /* a borrower's state, see above */
+	uint64_t id;              /* eddy_ctx_id: for traces and dumps */
 	struct ctx_cache_entry cache[CTX_CACHE_SLOTS];
 };
 

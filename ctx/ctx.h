@@ -26,6 +26,7 @@
 #pragma GCC visibility push(default)
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common.h"
 
@@ -200,6 +201,11 @@ eddy_ctx *eddy_ctx_copy(const eddy_ctx *ctx);
  * context, freed when the thread exits.  NULL with errno ENOMEM.
  */
 eddy_ctx *eddy_ctx_current(void);
+
+/* A number naming ctx in traces and dumps, unique among the process's
+ * contexts (never reused); 0 for NULL.  Not in creation order across
+ * threads. */
+uint64_t eddy_ctx_id(const eddy_ctx *ctx);
 
 eddy_ctx *eddy_ctx_ref(eddy_ctx *ctx);
 /* Drops a reference; the last one frees the context.  NULL is ignored. */

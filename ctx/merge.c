@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "watch.h"
 
 /* The variable that failed this thread's last failed merge. */
 static _Thread_local const eddy_var *conflict_var;
@@ -107,6 +108,14 @@ static int apply_change(void *arg, const eddy_var *key, void *val, int present)
 	return 0;
 }
 
+/* Tell the watcher what a merge changed (only while one listens). */
+static int report_merged(void *into, const eddy_var *key, void *val,
+			 int present)
+{
+	ctx_watch_report(CTX_MERGED, key, val, present, into);
+	return 0;
+}
+
 int eddy_ctx_merge_crossing(eddy_ctx *into, const eddy_ctx *from,
 			    const eddy_ctx *base, unsigned crossing)
 {
@@ -123,6 +132,9 @@ int eddy_ctx_merge_crossing(eddy_ctx *into, const eddy_ctx *from,
 		eddy_hamt_clear(&result);
 		return err;
 	}
+	/* what changed in into, after the rules: as it will be */
+	if (CTX_WATCHING())
+		eddy_hamt_diff(&into->map, &result, report_merged, into);
 	eddy_hamt_clear(&into->map);
 	into->map = result;
 	into->stayers[0] += (unsigned)a.stayers[0];

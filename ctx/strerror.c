@@ -20,7 +20,8 @@ static const struct {
 		  "another variable or made in another context" },
 	{ EBUSY, "busy: the context is already entered, by this thread or "
 		 "another (PEP 567's RuntimeError), or the object is in use "
-		 "(running, locked, or waited on)" },
+		 "(running, locked, or waited on), or a trace is already "
+		 "being recorded" },
 	{ ENOMEM, "out of memory; the objects involved were left as they were" },
 	{ EPERM, "not permitted here: a suspending call or spawn outside a "
 		 "task of a running loop, a set of a task-local or loop-only "
@@ -45,6 +46,8 @@ static const struct {
 		  "request body" },
 	{ EOVERFLOW, "a count would overflow (a semaphore released past its "
 		     "maximum)" },
+	{ ENOSPC, "no space left on the device: the trace file could not be "
+		  "written (the disk is full)" },
 };
 
 #define CONFLICT_TEXT(what)                                                 \

@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "context.h"
 #include "token.h"
+#include "watch.h"
 
 static atomic_uint next_var_id;
 
@@ -142,6 +143,7 @@ static inline int set_here(eddy_var *var, void *value, eddy_token **tok,
 		return err;
 	}
 	ctx_cache_store(ctx, var, value);
+	CTX_WATCH(CTX_SET, var, value, true, ctx);
 	if (t) {
 		eddy_token_init(t, var, ctx, had_old ? old : CTX_UNSET);
 		*tok = t;
@@ -205,6 +207,7 @@ int eddy_var_reset(eddy_var *var, eddy_token *tok)
 	if (var->stays && delta)
 		ctx_count_stayer(ctx, var, delta);
 	ctx_cache_store(ctx, var, tok->old);
+	CTX_WATCH(CTX_RESET, var, tok->old, tok->old != CTX_UNSET, ctx);
 	tok->used = true;
 	return 0;
 }

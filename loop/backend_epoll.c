@@ -657,11 +657,12 @@ static void epoll_backend_poll(eddy_loop *loop, bool block, uint64_t deadline)
 	arm_dirty(loop);
 	block = block && !st->done;
 	int n;
-	do
+	do {
 		n = block ? wait_until(st, deadline)
 			  : epoll_wait(st->epfd, st->events, st->max_events,
 				       0);
-	while (n < 0 && errno == EINTR);
+		loop->counters.io_submit_calls++;
+	} while (n < 0 && errno == EINTR);
 	for (int i = 0; i < n; i++) {
 		int fd = st->events[i].data.fd;
 		if ((size_t)fd < st->nfds)
@@ -696,6 +697,7 @@ static bool forget_fd(struct epoll_state *st, int fd)
 static void epoll_backend_start(eddy_loop *loop, struct io_op *op)
 {
 	struct epoll_state *st = state_of(loop);
+	loop->counters.io_submitted++;
 	switch (op->kind) {
 	case IO_CLOSE:
 		/* An fd epoll held is a socket, a pipe or the like: its close

@@ -132,6 +132,8 @@ static void reap(eddy_loop *loop)
 		io_uring_cqe_seen(ring, cqe);
 		if (tag != TAG_TIMEOUT && tag != TAG_CANCEL)
 			io_complete(loop, (struct io_op *)tag, res);
+		else /* io_complete counts the others */
+			loop->counters.io_completed++;
 	}
 }
 
@@ -143,6 +145,7 @@ static void submit(eddy_loop *loop)
 	while ((r = io_uring_submit(ring)) == -EBUSY || r == -EINTR ||
 	       r == -EAGAIN)
 		reap(loop);
+	loop->counters.io_submit_calls++;
 }
 
 /* n free SQEs in a row, submitting what is queued when there are fewer. */
@@ -210,6 +213,7 @@ static void uring_start(eddy_loop *loop, struct io_op *op)
 {
 	struct io_uring_sqe *sqe = sqes(loop, op->timeout_ns ? 2 : 1);
 	prep(sqe, op);
+	loop->counters.io_submitted += op->timeout_ns ? 2 : 1;
 	if (!op->timeout_ns)
 		return;
 	sqe->flags |= IOSQE_IO_LINK;
@@ -231,6 +235,7 @@ static void uring_cancel(eddy_loop *loop, struct io_op *op)
 {
 	struct io_uring_sqe *sqe = sqes(loop, 1);
 	io_uring_prep_cancel(sqe, op, 0);
+	loop->counters.io_submitted++;
 	io_uring_sqe_set_data(sqe, (void *)(uintptr_t)TAG_CANCEL);
 }
 
@@ -254,6 +259,7 @@ static void uring_poll(eddy_loop *loop, bool block, uint64_t deadline)
 		 * completed is in the CQ already, no system call needed. */
 		if (io_uring_sq_ready(ring) || kernel_holds_completions(ring)) {
 			int r = io_uring_submit_and_get_events(ring);
+			loop->counters.io_submit_calls++;
 			if (r == -EBUSY)
 				reap(loop);
 		}
@@ -270,6 +276,7 @@ static void uring_poll(eddy_loop *loop, bool block, uint64_t deadline)
 	}
 	struct io_uring_cqe *cqe;
 	int r = io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, NULL);
+	loop->counters.io_submit_calls++;
 	(void)r; /* -ETIME, -EINTR: nothing to do but reap what came */
 	reap(loop);
 }

@@ -119,7 +119,8 @@ int eddy_chan_send_timeout(eddy_chan *ch, void *item, uint64_t timeout_ns)
 	err = chan_offer(ch, item);
 	if (err != -EAGAIN)
 		return err;
-	struct waiter w = { .item = item };
+	struct waiter w = { .item = item, .wait.kind = WAIT_SYNC,
+			    .wait.what = "channel send" };
 	return (int)waitq_wait(&ch->senders, &w, timeout_ns);
 }
 
@@ -144,7 +145,8 @@ int eddy_chan_recv_timeout(eddy_chan *ch, void **item, uint64_t timeout_ns)
 	err = chan_take(ch, item);
 	if (err != -EAGAIN)
 		return err;
-	struct waiter w = { 0 };
+	struct waiter w = { .wait.kind = WAIT_SYNC,
+			    .wait.what = "channel receive" };
 	err = (int)waitq_wait(&ch->receivers, &w, timeout_ns);
 	if (!err && item)
 		*item = w.item;

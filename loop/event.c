@@ -66,7 +66,7 @@ int eddy_event_wait_timeout(eddy_event *ev, uint64_t timeout_ns)
 		return err;
 	if (ev->set)
 		return 0;
-	struct waiter w = { 0 };
+	struct waiter w = { .wait.kind = WAIT_SYNC, .wait.what = "event" };
 	return (int)waitq_wait(&ev->waiters, &w, timeout_ns);
 }
 

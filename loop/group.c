@@ -169,7 +169,10 @@ static void wait_children(eddy_group *g, eddy_task *self)
 	while (g->running) {
 		if (sched_of(self)->cancelled && !g->cancelling)
 			cancel_children(g);
-		struct group_wait gw = { .wait.end = waiter_end, .group = g };
+		struct group_wait gw = { .wait.end = waiter_end,
+					 .wait.kind = WAIT_SYNC,
+					 .wait.what = "task group",
+					 .group = g };
 		g->asleep = &gw;
 		loop_suspend(&gw.wait);
 	}

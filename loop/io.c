@@ -6,6 +6,8 @@
 
 #include <errno.h>
 
+#include "trace.h"
+
 /* The wait was ended early (eddy_cancel, or a loop timer): ask the kernel
  * to stop.  The task wakes on the operation's own completion. */
 static void io_end(eddy_loop *loop, struct eddy_wait *w, long why)
@@ -18,6 +20,7 @@ static void io_end(eddy_loop *loop, struct eddy_wait *w, long why)
 
 void io_complete(eddy_loop *loop, struct io_op *op, long res)
 {
+	loop->counters.io_completed++;
 	if (res == -EINTR && !op->cancelling) {
 		loop->be->start(loop, op);
 		return;
@@ -43,11 +46,14 @@ static long io_run(struct io_op *op)
 	if (err)
 		return err;
 	op->wait.end = io_end;
+	op->wait.kind = WAIT_IO;
 	loop->io_pending++;
 	loop->be->start(loop, op);
-	if (loop->be->links_timeouts)
-		return loop_suspend(&op->wait);
-	return loop_suspend_timed(&op->wait, op->timeout_ns);
+	long r = loop->be->links_timeouts
+			 ? loop_suspend(&op->wait)
+			 : loop_suspend_timed(&op->wait, op->timeout_ns);
+	TRACE(io, op, r);
+	return r;
 }
 
 ssize_t eddy_read_timeout(int fd, void *buf, size_t len, uint64_t timeout_ns)

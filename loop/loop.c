@@ -31,7 +31,9 @@
 
 #include "ctx/alloc.h"
 #include "io.h"
+#include "observe_hooks.h"
 #include "pool.h"
+#include "trace.h"
 #include "wake.h"
 
 _Thread_local eddy_loop *eddy_loop_now __attribute__((tls_model("initial-exec")));
@@ -42,6 +44,13 @@ uint64_t loop_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t loop_coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -129,20 +138,51 @@ static inline bool round_end_is_quiet(eddy_loop *loop)
 }
 
 /*
+ * The time tasks are stamped with as they run (sched.last_ran, for the
+ * dump): read every STAMP_EVERY rounds and after the loop may have slept,
+ * not every round, as even the coarse clock costs more than a short
+ * round of a few switches.
+ */
+#define STAMP_EVERY 16
+static void stamp_round(eddy_loop *loop)
+{
+	if (loop->unstamped--)
+		return;
+	loop->unstamped = STAMP_EVERY - 1;
+	loop->round_ns = loop_coarse_ns();
+}
+
+/* eddy_task_handoff from self to next, through switch_across (a handoff
+ * that fails shows as a slice of next with nothing in it). */
+static inline int hand_to(eddy_loop *loop, eddy_task *self, eddy_task *next)
+{
+	switch_across(loop, self, next);
+	int err = eddy_task_handoff(next);
+	if (__builtin_expect(err != 0, 0))
+		switch_across(loop, next, self);
+	return err;
+}
+
+/*
  * The calling task stops running: it is queued, or waits for something.
  * The thread goes straight to the next task of the round; at the round's
  * end, if that has nothing to do, to the first task of the next round
  * (which may be the caller: then it just runs on); else back to
  * run_rounds, which also minds the tasks held back for lent contexts.
+ * (Always inlined: the watchers' branches must not tip GCC into calling
+ * it.)
  */
-static inline void switch_away(eddy_loop *loop, eddy_task *self)
+static inline __attribute__((always_inline)) void
+switch_away(eddy_loop *loop, eddy_task *self)
 {
 	if (!loop->lent) {
 		if (!loop->round_end && loop->run_head &&
-		    round_end_is_quiet(loop))
+		    round_end_is_quiet(loop)) {
 			loop->round_end = loop->run_tail; /* a round begins */
+			stamp_round(loop);
+		}
 		eddy_task *next = round_next(loop);
-		if (next == self || (next && !eddy_task_handoff(next)))
+		if (next == self || (next && !hand_to(loop, self, next)))
 			return;
 		if (next) /* its context is entered on another thread */
 			runq_push(loop, next);
@@ -205,6 +245,7 @@ static void fire_timers(eddy_loop *loop)
 	while ((t = timer_first(&loop->timers)) && t->deadline <= now) {
 		timer_remove(&loop->timers, t);
 		t->index = TIMER_DISARMED;
+		loop->counters.timers_fired++;
 		end_wait(loop, t->wait, -ETIMEDOUT);
 	}
 }
@@ -223,9 +264,11 @@ eddy_task *loop_spawn(eddy_loop *loop, eddy_fn fn, void *arg,
 	if (!t)
 		return NULL;
 	sched_of(t)->loop = loop;
+	sched_of(t)->parent = eddy_task_id(eddy_loop_now == loop ? eddy_task_current() : NULL);
 	list_add(loop, t);
 	loop->unfinished++;
 	runq_push(loop, t);
+	TRACE(spawn, loop, t);
 	return t;
 }
 
@@ -253,6 +296,7 @@ static void finished(eddy_loop *loop, eddy_task *t)
 	struct sched *s = sched_of(t);
 	s->finished = true;
 	loop->unfinished--;
+	loop->counters.finished++;
 	if (s->on_finish)
 		s->on_finish(loop, t, s->finish_arg);
 	if (s->detached)
@@ -340,9 +384,13 @@ static void run_task(eddy_loop *loop, eddy_task *t)
 		hold_back(loop, t);
 		return;
 	}
+	switch_in(loop, t);
 	int r = eddy_task_resume(t);
-	if (r == 1) /* t, or a task the thread was handed to from t */
-		finished(loop, eddy_task_last());
+	/* the task that stopped: t, or one the thread was handed to from t */
+	eddy_task *last = r >= 0 ? eddy_task_last() : t;
+	switch_out(loop, last, r == 1);
+	if (r == 1)
+		finished(loop, last);
 	else if (r == -EBUSY) /* its context is entered on another thread */
 		runq_push(loop, t);
 }
@@ -369,7 +417,7 @@ int eddy_join(eddy_task *t, void **result)
 	if (s->joiner || s->detached || s->loop != loop)
 		return -EINVAL;
 	if (!s->finished) {
-		struct eddy_wait w = { .end = join_end };
+		struct eddy_wait w = { .end = join_end, .kind = WAIT_JOIN };
 		s->joiner = &w;
 		sched_of(self)->joining = t;
 		long r = loop_suspend(&w);
@@ -378,6 +426,7 @@ int eddy_join(eddy_task *t, void **result)
 		if (r)
 			return (int)r;
 	}
+	TRACE(join, t);
 	err = eddy_task_collect(t, result);
 	if (err == -ENOMEM) /* nothing merged: the join may be retried */
 		return err;
@@ -393,6 +442,7 @@ int eddy_detach(eddy_task *t)
 	if (s->joiner || s->detached)
 		return -EINVAL;
 	s->detached = true;
+	TRACE(detach, t);
 	if (s->finished)
 		free_task(s->loop, t);
 	return 0;
@@ -406,6 +456,7 @@ int eddy_cancel(eddy_task *t)
 	if (s->finished)
 		return 0;
 	s->cancelled = true;
+	TRACE(cancel, t);
 	if (s->wait)
 		end_wait(s->loop, s->wait, -ECANCELED);
 	return 0;
@@ -434,7 +485,8 @@ int eddy_sleep(uint64_t ns)
 	int err = loop_enter_wait(&loop);
 	if (err)
 		return err;
-	struct eddy_wait w = { .end = sleep_end };
+	struct eddy_wait w = { .end = sleep_end, .kind = WAIT_SLEEP };
+	TRACE(sleep, ns);
 	return (int)loop_suspend_timed(&w, ns ? ns : 1);
 }
 
@@ -483,6 +535,7 @@ eddy_loop *eddy_loop_new(const eddy_loop_config *cfg)
 	if (!loop->cfg.workers)
 		loop->cfg.workers = 4;
 	loop->thread = pthread_self();
+	trace_env_start();
 	int err = 0;
 	if (loop->cfg.default_policy > EDDY_MERGE ||
 	    loop->cfg.backend > EDDY_BACKEND_EPOLL ||
@@ -547,6 +600,7 @@ static int run_rounds(eddy_loop *loop)
 {
 	while (loop->unfinished || loop->jobs_pending) {
 		eddy_task *t;
+		stamp_round(loop);
 		loop->round_end = loop->run_tail;
 		while ((t = round_next(loop)))
 			run_task(loop, t);
@@ -562,6 +616,8 @@ static int run_rounds(eddy_loop *loop)
 			continue;
 		}
 		loop->be->poll(loop, idle, first ? first->deadline : 0);
+		if (idle) /* it may have slept: stamp the next round afresh */
+			loop->unstamped = 0;
 		fire_timers(loop);
 	}
 	return 0;
@@ -602,6 +658,7 @@ void eddy_loop_free(eddy_loop *loop)
 		eddy_free(loop->pool);
 	}
 	loop->be->fini(loop);
+	observe_loop_free(loop);
 	wake_fini(loop->wake);
 	eddy_free(loop->wake);
 	timer_heap_free(&loop->timers);

@@ -52,7 +52,7 @@ int eddy_mutex_lock_timeout(eddy_mutex *m, uint64_t timeout_ns)
 		m->owner = self;
 		return 0;
 	}
-	struct waiter w = { 0 };
+	struct waiter w = { .wait.kind = WAIT_SYNC, .wait.what = "mutex" };
 	return (int)waitq_wait(&m->waiters, &w, timeout_ns);
 }
 

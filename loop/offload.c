@@ -30,6 +30,7 @@
 
 #include "ctx/alloc.h"
 #include "pool.h"
+#include "trace.h"
 
 struct offload;
 
@@ -125,6 +126,7 @@ int eddy_to_thread(eddy_fn fn, void *arg, enum eddy_policy policy,
 		offload_free(o);
 		return err;
 	}
+	TRACE(offload, &o->job, policy); /* before a worker can start it */
 	if ((err = pool_submit(loop->pool, &o->job))) {
 		if (policy == EDDY_SHARE)
 			loop_unlend(loop, &o->lent);
@@ -133,11 +135,13 @@ int eddy_to_thread(eddy_fn fn, void *arg, enum eddy_policy policy,
 	}
 	loop->jobs_pending++;
 
-	struct offload_wait ow = { .wait.end = offload_end, .o = o };
+	struct offload_wait ow = { .wait.end = offload_end,
+				   .wait.kind = WAIT_WORKER, .o = o };
 	o->waiter = &ow;
 	long r = loop_suspend(&ow.wait);
 	if (ow.abandoned)
 		return (int)r; /* offload_done frees o, or has */
+	TRACE(offload_back, &o->job, r);
 	if (!r && policy == EDDY_MERGE) {
 		int merged = eddy_ctx_merge_crossing(caller, o->job.ctx, o->base,
 						     EDDY_CROSS_THREAD);

@@ -28,6 +28,7 @@
 #include <errno.h>
 
 #include "ctx/alloc.h"
+#include "trace.h"
 
 /* The worker's next job: the queue's oldest, else one handed to it after
  * it parked.  NULL when the pool stops. */
@@ -60,6 +61,7 @@ static void *worker_main(void *arg)
 	struct pool *p = w->pool;
 	struct job *job;
 	while ((job = next_job(p, w))) {
+		TRACE(job_begin, job);
 		if (job->ctx) {
 			unsigned outside = eddy_ctx_set_crossing(job->crossing);
 			job->err = eddy_ctx_run(job->ctx, job->fn, job->arg,
@@ -67,6 +69,7 @@ static void *worker_main(void *arg)
 			eddy_ctx_set_crossing(outside);
 		} else
 			job->result = job->fn(job->arg);
+		TRACE(job_end, job); /* the loop may free job once posted */
 		wake_post(p->wake, &job->msg);
 	}
 	return NULL;

@@ -22,6 +22,8 @@ struct job {
 	eddy_ctx *ctx;
 	unsigned crossing; /* what the worker hides of ctx (SHARE) */
 	int err;          /* eddy_ctx_run's: -EBUSY if ctx could not be entered */
+	uint32_t trace_id; /* the tracer's job number, 0: untraced (small, so
+			      that a job still fits in an io_op) */
 };
 
 /* A worker thread.  Parked, it sleeps on its own semaphore until a job is

@@ -30,10 +30,22 @@
 struct eddy_wait;
 typedef void (*wait_end_fn)(eddy_loop *loop, struct eddy_wait *w, long why);
 
+/* What a task waits for, for eddy_loop_dump. */
+enum wait_kind {
+	WAIT_OTHER,  /* 0: a wait that did not say */
+	WAIT_IO,     /* the wait is the first member of a struct io_op */
+	WAIT_JOIN,   /* sched.joining names the task */
+	WAIT_SLEEP,  /* its timer is in the loop's heap */
+	WAIT_WORKER, /* a call on a worker thread */
+	WAIT_SYNC,   /* what names the sync object */
+};
+
 struct eddy_wait {
 	eddy_task *task;
 	long result;
 	wait_end_fn end; /* NULL: the wait cannot be cut short */
+	enum wait_kind kind;
+	const char *what; /* WAIT_SYNC: "mutex", "channel send", ... */
 };
 
 /* What the loop keeps in every task (eddy_task_sched). */
@@ -48,6 +60,20 @@ struct sched {
 	void (*on_finish)(eddy_loop *loop, eddy_task *t, void *arg);
 	void *finish_arg;
 	bool finished, cancelled, detached;
+	/* for eddy_loop_dump, the slow-task report and the tracer */
+	uint64_t parent;            /* the spawning task's id, or 0 */
+	uint64_t last_ran;          /* loop->round_ns when it last ran */
+	uint64_t began;             /* when it was resumed, for the slow-task
+				       report while that is on, else 0 */
+	unsigned trace_gen;         /* the trace its track is named in */
+	bool trace_spawned;         /* its spawn's arrow awaits its first run */
+	bool slow_reported;
+};
+
+/* The loop's counters behind eddy_loop_stats (observe.c). */
+struct loop_counters {
+	uint64_t finished, switches, timers_fired;
+	uint64_t io_submitted, io_completed, io_submit_calls;
 };
 
 /* A context a task lent to a worker thread (SHARE): the loop runs no task
@@ -85,6 +111,11 @@ struct eddy_loop {
 	eddy_task *held_head, *held_tail; /* tasks waiting for those */
 	pthread_t thread;        /* the thread that made it: the one to run it */
 	bool running;
+	struct loop_counters counters;
+	uint64_t round_ns;       /* coarse time, of this round or a recent one */
+	unsigned unstamped;      /* rounds until round_ns is read again */
+	uint64_t slow_ns;        /* the slow-task report's threshold, or 0 */
+	struct signals *signals; /* signals read through the ring, or NULL */
 };
 
 static inline struct sched *sched_of(eddy_task *t)
@@ -114,6 +145,8 @@ int loop_enter_wait(eddy_loop **loop);
 
 /* Monotonic time in nanoseconds. */
 uint64_t loop_now_ns(void);
+/* The same, to the kernel's tick (a few ms), for a few nanoseconds. */
+uint64_t loop_coarse_ns(void);
 
 /* The loop's worker pool, started on first use: 0 or -errno. */
 int loop_pool_start(eddy_loop *loop);

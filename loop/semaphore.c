@@ -58,7 +58,7 @@ int eddy_sem_acquire_timeout(eddy_sem *s, uint64_t timeout_ns)
 		return err;
 	if (!eddy_sem_try_acquire(s))
 		return 0;
-	struct waiter w = { 0 };
+	struct waiter w = { .wait.kind = WAIT_SYNC, .wait.what = "semaphore" };
 	return (int)waitq_wait(&s->waiters, &w, timeout_ns);
 }
 

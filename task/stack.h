@@ -84,6 +84,14 @@ static inline int eddy_stack_canary_ok(const struct eddy_stack *st)
 }
 
 /*
+ * The deepest st has been used, in bytes from its top: from the lowest
+ * page of it the kernel holds in memory (mincore(2)), since its memory
+ * was last given back, by its task or by earlier tasks on the same pooled
+ * stack.  Takes no lock.
+ */
+size_t eddy_stack_touched(const struct eddy_stack *st);
+
+/*
  * Reports that the task on st overflowed its stack (one line on stderr
  * naming st->owner and the size) and aborts.  For the task layer when
  * eddy_stack_canary_ok says 0; a guard page hit is reported the same way

@@ -262,3 +262,24 @@ void eddy_stack_test_map_budget(long entries_allowed)
 	atomic_store(&budget, entries_allowed);
 }
 #endif
+
+size_t eddy_stack_touched(const struct eddy_stack *st)
+{
+	size_t page = eddy_stack_page_size();
+	uintptr_t lo = (uintptr_t)st->lo, top = lo + st->size;
+	/* an unguarded stack's canary keeps its lowest page touched */
+	uintptr_t p = st->canary ? lo + page : lo;
+	unsigned char vec[256];
+	while (p < top) {
+		size_t pages = (top - p) / page;
+		if (pages > sizeof vec)
+			pages = sizeof vec;
+		if (mincore((void *)p, pages * page, vec))
+			return 0;
+		for (size_t i = 0; i < pages; i++)
+			if (vec[i] & 1)
+				return top - (p + i * page);
+		p += pages * page;
+	}
+	return 0;
+}

@@ -28,9 +28,9 @@
  * Handoffs.  A task may pass the thread straight to another task
  * (eddy_task_handoff), which then stands in for it towards their resumer:
  * whoever switches in sets up the thread for the task arriving (current
- * task, current context, crossing, states), so the resumer's eddy_task_resume, when
- * the thread comes back, finishes the bookkeeping of the task that came
- * back (current_task then), whichever that is.
+ * task, current context, crossing, states), so the resumer's
+ * eddy_task_resume, when the thread comes back, finishes the bookkeeping
+ * of the task that came back (current_task then), whichever that is.
  */
 #include "task.h"
 
@@ -220,6 +220,8 @@ int eddy_task_handoff(eddy_task *to)
 		eddy_stack_overflowed(from->stack);
 	from->state = TASK_SUSPENDED;
 	from->now = eddy_ctx_swap_current(to->now);
+	/* as resume does: the thread hides what the arriving task hides, and
+	 * a context that either side's crossing cached is dropped */
 	if (from->hide || to->hide)
 		eddy_ctx_set_crossing(to->hide);
 	to->state = TASK_RUNNING;
@@ -314,4 +316,13 @@ int eddy_task_set_crossing(eddy_task *t, unsigned crossing)
 eddy_ctx *eddy_task_ctx(const eddy_task *t)
 {
 	return t ? t->ctx : NULL;
+}
+
+int eddy_task_stack_usage(const eddy_task *t, size_t *used, size_t *size)
+{
+	if (!t || !used || !size)
+		return -EINVAL;
+	*used = eddy_stack_touched(t->stack);
+	*size = t->stack->size;
+	return 0;
 }

@@ -121,6 +121,12 @@ int eddy_task_set_crossing(eddy_task *task, unsigned crossing);
 /* The context the task runs in, borrowed from the task. */
 eddy_ctx *eddy_task_ctx(const eddy_task *task);
 /*
+ * The task's stack for diagnostics: *size its usable bytes, *used the
+ * deepest it has been used (eddy_loop_dump explains how it is measured).
+ * 0, or -EINVAL.
+ */
+int eddy_task_stack_usage(const eddy_task *task, size_t *used, size_t *size);
+/*
  * The scheduler's bytes reserved by eddy_task_new, or NULL for NULL.
  * Inline, because a scheduler reaches them at every switch: they sit at
  * this fixed offset from the task's handle (task.c asserts it), aligned

@@ -14,7 +14,7 @@
  * (FORUM_BIN_DIR) and where the sources are (EDDY_SRC_DIR).
  */
 #define _POSIX_C_SOURCE 200809L /* popen, glob */
-#include "check.h"
+#include "forum_common.h"
 
 #include <glob.h>
 #include <stdio.h>
@@ -23,13 +23,6 @@
 #include <sys/wait.h>
 
 EDDY_SUITE(forum_golden);
-
-#ifndef FORUM_BIN_DIR
-#error "the Makefile defines FORUM_BIN_DIR: the built demos' folder"
-#endif
-#ifndef EDDY_SRC_DIR
-#error "the Makefile defines EDDY_SRC_DIR: the source tree"
-#endif
 
 #define GOLDEN_DIR EDDY_SRC_DIR "/tests/golden"
 
@@ -43,24 +36,6 @@ EDDY_SUITE(forum_golden);
 	X(forum_merge_rules)                                             \
 	X(forum_group)                                                   \
 	X(forum_var_rules)
-
-/* All of stream, NUL-terminated, in a buffer the caller frees. */
-static char *read_all(FILE *stream)
-{
-	size_t len = 0, size = 4096;
-	char *buf = malloc(size);
-	cr_assert_not_null(buf);
-	size_t n;
-	while ((n = fread(buf + len, 1, size - len - 1, stream)) > 0) {
-		len += n;
-		if (size - len == 1) {
-			buf = realloc(buf, size *= 2);
-			cr_assert_not_null(buf);
-		}
-	}
-	buf[len] = '\0';
-	return buf;
-}
 
 static char *read_golden(const char *name)
 {

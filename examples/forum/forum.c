@@ -20,6 +20,10 @@
  *   MERGE  the child's changes come back when it is joined: logged too.
  *
  * Exit status 0 when the table is the one the thread predicts.
+ *
+ * `forum --trace DIR` also writes a timeline trace of each route under
+ * each policy, DIR/forum-POLICY-ROUTE.json (docs/observe.md), which
+ * examples/trace/render.py draws: `make demo` does both into build/.
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +41,8 @@ static const char *const route_paths[ROUTES] = {
 };
 static char logged[POLICIES][ROUTES][32];
 static int policy_now; /* index of the policy being run */
+static const char *trace_dir; /* --trace DIR, or NULL */
+static const char *const policy_names[POLICIES] = { "copy", "share", "merge" };
 
 static void log_line(const char *text)
 {
@@ -149,15 +155,32 @@ static void *app(void *path)
 	return (void *)(long)-ENOENT;
 }
 
-/* main(): each route from a task of its own, awaited in turn, as
- * `await asyncio.create_task(app(path))` does. */
-static void *main_task(void *arg)
+/* With --trace, a trace of route r under the policy being run. */
+static void trace_route(int r)
 {
-	(void)arg;
+	char path[512];
+	snprintf(path, sizeof path, "%s/forum-%s-%s.json", trace_dir,
+		 policy_names[policy_now], route_paths[r] + 1);
+	int err = eddy_trace_start(path);
+	if (err)
+		fprintf(stderr, "forum: %s: %s\n", path, eddy_strerror(err));
+}
+
+/* main(): each route from a task of its own, awaited in turn, as
+ * `await asyncio.create_task(app(path))` does; with only non-NULL, just
+ * route *only. */
+static void *main_task(void *only)
+{
 	for (int r = 0; r < ROUTES; r++) {
+		if (only && r != *(const int *)only)
+			continue;
+		if (trace_dir)
+			trace_route(r);
 		eddy_task *t = eddy_spawn(app, (void *)route_paths[r]);
 		void *result;
 		int err = t ? eddy_join(t, &result) : -errno;
+		if (trace_dir)
+			eddy_trace_stop();
 		if (err || result)
 			fprintf(stderr, "forum: %s: %s\n", route_paths[r],
 				eddy_strerror(err ? err : (int)(long)result));
@@ -167,8 +190,6 @@ static void *main_task(void *arg)
 
 /* ---- one run per policy, and the table ---------------------------------- */
 
-static const char *const policy_names[POLICIES] = { "copy", "share", "merge" };
-
 /* What the thread says each policy's middleware sees. */
 static const char *const expected[POLICIES][ROUTES] = {
 	{ "user=adrian", "-", "LookupError", "LookupError" },
@@ -176,30 +197,73 @@ static const char *const expected[POLICIES][ROUTES] = {
 	{ "user=adrian", "-", "user=adrian", "user=adrian" },
 };
 
-static int run_policy(int p)
+static void *run_main(void *loop_and_only)
+{
+	void **a = loop_and_only;
+	return (void *)(long)eddy_loop_run(a[0], main_task, a[1], NULL);
+}
+
+/*
+ * A loop runs main in a context of its own, a new empty one: the main
+ * task's context comes from the thread's, and under SHARE (the main task
+ * shares it) or MERGE (main's changes come back to it) the thread's
+ * context would otherwise keep the user from one run to the next, and a
+ * later run would log it whatever its policy did.
+ */
+static int run_loop(int p, const int *only)
 {
 	eddy_loop_config cfg = { .default_policy = EDDY_COPY + p };
 	eddy_loop *loop = eddy_loop_new(&cfg);
-	if (!loop) {
-		fprintf(stderr, "forum: %s\n", eddy_strerror(-errno));
+	eddy_ctx *fresh = eddy_ctx_new();
+	if (!loop || !fresh) {
+		fprintf(stderr, "forum: %s\n", eddy_strerror(-ENOMEM));
+		eddy_loop_free(loop);
 		return -1;
 	}
-	policy_now = p;
-	for (int r = 0; r < ROUTES; r++)
-		strcpy(logged[p][r], "-");
-	int err = eddy_loop_run(loop, main_task, NULL, NULL);
+	void *args[2] = { loop, (void *)only }, *result = NULL;
+	int err = eddy_ctx_run(fresh, run_main, args, &result);
+	if (!err)
+		err = (int)(long)result;
+	eddy_ctx_unref(fresh);
 	eddy_loop_free(loop);
 	if (err)
 		fprintf(stderr, "forum: %s\n", eddy_strerror(err));
 	return err;
 }
 
-int main(void)
+/* One loop runs every route; with --trace, each route gets a loop of its
+ * own, so that each trace starts from nothing (under MERGE the main task
+ * keeps what earlier routes' endpoints set). */
+static int run_policy(int p)
 {
+	policy_now = p;
+	for (int r = 0; r < ROUTES; r++)
+		strcpy(logged[p][r], "-");
+	if (!trace_dir)
+		return run_loop(p, NULL);
+	for (int r = 0; r < ROUTES; r++) {
+		int err = run_loop(p, &r);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "--trace")) {
+		trace_dir = argv[2];
+	} else if (argc != 1) {
+		fprintf(stderr, "usage: %s [--trace DIR]\n", argv[0]);
+		return 2;
+	}
 	user = eddy_var_new("user");
 	request_path = eddy_var_new("request_path");
 	if (!user || !request_path)
 		return 1;
+	/* traces show these variables' values */
+	eddy_trace_format_var(user, eddy_trace_format_string);
+	eddy_trace_format_var(request_path, eddy_trace_format_string);
 	for (int p = 0; p < POLICIES; p++)
 		if (run_policy(p))
 			return 1;
