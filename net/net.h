@@ -211,9 +211,11 @@ typedef struct eddy_server_opts {
 /*
  * A server bound now, so eddy_server_port knows the port; it accepts once
  * eddy_server_run runs.  With handle_signals, SIGINT and SIGTERM are
- * blocked in the calling thread (and the threads it starts after), and
- * read through a signalfd on the loop, never in a handler: block them in
- * the process's other threads too.  The caller frees it
+ * blocked in the calling thread (and the threads it starts after) until
+ * eddy_server_free, in the thread that calls eddy_server_run and the
+ * threads it starts while it runs, and read through a signalfd on the
+ * loop, never in a handler: block them in the process's other threads
+ * too.  The caller frees it
  * (eddy_server_free).  NULL with errno: EINVAL (no on_conn, bad address),
  * ENOMEM, or the listen's error.
  */

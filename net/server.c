@@ -339,7 +339,13 @@ int eddy_server_run(eddy_server *srv)
 		return -EINVAL;
 	if (atomic_exchange(&srv->ran, true))
 		return -EALREADY;
-	int err = 0;
+	/* This thread may not be the one eddy_server_new blocked the
+	 * signals in: block them here too, before any thread starts, so
+	 * that no thread of the server lets one kill the process. */
+	sigset_t old_mask;
+	int err = srv->sfd >= 0 ? net_signals_block(&old_mask) : 0;
+	if (err)
+		return err;
 	for (unsigned i = 0; i < srv->nthreads && !err; i++)
 		err = thread_events(&srv->th[i]);
 	for (unsigned i = 1; i < srv->nthreads && !err; i++) {
@@ -360,6 +366,8 @@ int eddy_server_run(eddy_server *srv)
 		if (!err)
 			err = th->err;
 	}
+	if (srv->sfd >= 0)
+		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	return err;
 }
 

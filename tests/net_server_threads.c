@@ -318,6 +318,47 @@ Test(net_server, sigint_stops_the_server_cleanly)
 	signal_stops(SIGINT);
 }
 
+/* eddy_server_run on a thread that was started before eddy_server_new
+ * blocked the signals, its mask open: run blocks them there and in the
+ * threads it starts, or the kernel hands the signal to one of them and
+ * the process dies of it. */
+static void *run_handed_server(void *arg)
+{
+	int *p = arg;
+	eddy_server *srv;
+	if (read(p[0], &srv, sizeof srv) != (ssize_t)sizeof srv)
+		return (void *)(intptr_t)-EIO;
+	return (void *)(intptr_t)eddy_server_run(srv);
+}
+
+Test(net_server, signal_stops_a_server_run_on_a_thread_started_before_new)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, run_handed_server, p), 0);
+	struct running r = { 0 };
+	r.srv = eddy_server_new(&(eddy_server_opts){
+		.host = "127.0.0.1", .port = "0", .threads = 2,
+		.handle_signals = 1, .grace_ns = 60000000000ull,
+		.on_conn = gate_until_stop });
+	cr_assert_not_null(r.srv, "%s", strerror(errno));
+	cr_assert_eq(write(p[1], &r.srv, sizeof r.srv),
+		     (ssize_t)sizeof r.srv);
+	int fd = client(&r);
+	expect(fd, "s");
+	cr_assert_eq(kill(getpid(), SIGTERM), 0);
+	send_str(fd, "b");
+	expect(fd, "1");
+	close(fd);
+	void *rc;
+	cr_assert_eq(pthread_join(t, &rc), 0);
+	cr_assert_eq((intptr_t)rc, 0);
+	eddy_server_free(r.srv);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* ---- errors ------------------------------------------------------------- */
 
 Test(net_server, bad_options_are_einval)
