@@ -236,6 +236,8 @@ int eddy_server_run(eddy_server *srv);
  * From any thread or task, even before run or a signal handler's thread
  * (not async-signal-safe): stop accepting, let connections finish within
  * grace_ns, then cancel them.  0; harmless when stopping already.
+ * -ENOMEM when a loop could not be told: the stop is under way on the
+ * others (eddy_server_stopping says 1), and a later call tells that loop.
  */
 int eddy_server_stop(eddy_server *srv);
 

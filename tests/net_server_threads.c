@@ -21,8 +21,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "ctx/alloc.h"
 #include "eddy.h"
 
 EDDY_SUITE(net_server);
@@ -267,6 +269,30 @@ Test(net_server, stop_with_no_grace_cancels_at_once)
 	cr_assert_eq(finish(&r), 0);
 	cr_assert_eq(atomic_load(&stuck_result), -ECANCELED);
 	close(fd);
+}
+
+/* A stop that could not reach a loop (out of memory) changed nothing:
+ * the next stop still stops the server. */
+Test(net_server, stop_that_ran_out_of_memory_can_be_called_again)
+{
+	struct running r;
+	start(&r, (eddy_server_opts){ .on_conn = echo });
+	int fd = client(&r);
+	send_str(fd, "x");
+	expect(fd, "x"); /* the loop runs: a stop must be posted to it */
+	close(fd);
+	eddy_alloc_fail_nth(1);
+	cr_assert_eq(eddy_server_stop(r.srv), -ENOMEM);
+	cr_assert(eddy_alloc_failed());
+	eddy_alloc_fail_nth(0);
+	cr_assert_eq(eddy_server_stop(r.srv), 0);
+	struct timespec limit;
+	clock_gettime(CLOCK_REALTIME, &limit);
+	limit.tv_sec += 10;
+	cr_assert_eq(pthread_timedjoin_np(r.thread, NULL, &limit), 0,
+		     "the second stop did not stop the server");
+	eddy_server_free(r.srv);
+	cr_assert_eq(r.rc, 0);
 }
 
 Test(net_server, stop_before_run_makes_run_return_at_once)
