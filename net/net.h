@@ -170,7 +170,8 @@ ssize_t eddy_reader_read_exact(eddy_reader *r, void *dst, size_t n,
  * reader call, and the record is consumed.  Its length including the
  * delimiter, or: -EMSGSIZE when no delimiter ends within the first limit
  * bytes (limit 0 or above the buffer's size: the buffer's size), with
- * nothing consumed and no more read than limit bytes; -EPIPE at EOF
+ * nothing consumed (no read is started once limit bytes are buffered,
+ * though one read may bring up to the buffer's free space); -EPIPE at EOF
  * before a delimiter; -ETIMEDOUT (for the whole call); the read's error.
  */
 ssize_t eddy_reader_read_until(eddy_reader *r, const char *delim, size_t dlen,
