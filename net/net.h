@@ -228,8 +228,8 @@ int eddy_server_port(const eddy_server *srv);
 /*
  * Serve until stopped and every connection task has ended, on this thread
  * and threads - 1 new ones; not from inside a task.  0 after a stop;
- * -EALREADY when run before; -EAGAIN when a thread cannot start; a
- * loop's error.
+ * -EALREADY when run before; -ENOMEM with nothing started (run may be
+ * called again); -EAGAIN when a thread cannot start; a loop's error.
  */
 int eddy_server_run(eddy_server *srv);
 

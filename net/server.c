@@ -331,6 +331,13 @@ int eddy_server_port(const eddy_server *srv)
 	return srv ? srv->port : -EINVAL;
 }
 
+static void thread_events_free(struct srv_thread *th)
+{
+	eddy_event_free(th->stop);
+	eddy_event_free(th->idle);
+	th->stop = th->idle = NULL;
+}
+
 /* The events a thread's main task waits on, made here so that a loop
  * never starts without them. */
 static int thread_events(struct srv_thread *th)
@@ -354,10 +361,19 @@ int eddy_server_run(eddy_server *srv)
 	 * that no thread of the server lets one kill the process. */
 	sigset_t old_mask;
 	int err = srv->sfd >= 0 ? net_signals_block(&old_mask) : 0;
-	if (err)
+	if (err) {
+		atomic_store(&srv->ran, false);
 		return err;
+	}
 	for (unsigned i = 0; i < srv->nthreads && !err; i++)
 		err = thread_events(&srv->th[i]);
+	if (err) {
+		/* nothing has started: leave the server as it was, so that
+		 * run may be called again */
+		for (unsigned i = 0; i < srv->nthreads; i++)
+			thread_events_free(&srv->th[i]);
+		atomic_store(&srv->ran, false);
+	}
 	for (unsigned i = 1; i < srv->nthreads && !err; i++) {
 		struct srv_thread *th = &srv->th[i];
 		err = -pthread_create(&th->tid, NULL, run_thread, th);
@@ -417,8 +433,7 @@ void eddy_server_free(eddy_server *srv)
 		struct srv_thread *th = &srv->th[i];
 		if (th->lfd >= 0)
 			close(th->lfd);
-		eddy_event_free(th->stop);
-		eddy_event_free(th->idle);
+		thread_events_free(th);
 	}
 	if (srv->sfd >= 0)
 		net_signals_close(srv->sfd, &srv->old_mask);

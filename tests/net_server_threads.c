@@ -295,6 +295,21 @@ Test(net_server, stop_that_ran_out_of_memory_can_be_called_again)
 	cr_assert_eq(r.rc, 0);
 }
 
+/* A run that could not allocate started nothing and can be made again. */
+Test(net_server, run_out_of_memory_can_be_called_again)
+{
+	eddy_server *srv = eddy_server_new(&(eddy_server_opts){
+		.host = "127.0.0.1", .port = "0", .threads = 2, .on_conn = echo });
+	cr_assert_not_null(srv);
+	eddy_alloc_fail_nth(2);
+	cr_assert_eq(eddy_server_run(srv), -ENOMEM);
+	cr_assert(eddy_alloc_failed());
+	eddy_alloc_fail_nth(0);
+	cr_assert_eq(eddy_server_stop(srv), 0);
+	cr_assert_eq(eddy_server_run(srv), 0);
+	eddy_server_free(srv);
+}
+
 Test(net_server, stop_before_run_makes_run_return_at_once)
 {
 	eddy_server *srv = eddy_server_new(&(eddy_server_opts){
