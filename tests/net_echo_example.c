@@ -79,6 +79,14 @@ static pid_t start_server(FILE **f, char port_s[12])
 	return srv;
 }
 
+/* SIGTERM stops the server, which exits 0. */
+static void stop_server(pid_t srv, FILE *f)
+{
+	cr_assert_eq(kill(srv, SIGTERM), 0);
+	cr_assert_eq(exit_code(srv), 0);
+	fclose(f);
+}
+
 Test(net_echo_example, server_says_its_port_echoes_and_stops_on_sigterm)
 {
 	FILE *f;
@@ -93,9 +101,7 @@ Test(net_echo_example, server_says_its_port_echoes_and_stops_on_sigterm)
 	cr_assert_eq(exit_code(cli), 0);
 	cr_assert_str_eq(got, "hello\nworld\n");
 
-	cr_assert_eq(kill(srv, SIGTERM), 0);
-	cr_assert_eq(exit_code(srv), 0);
-	fclose(f);
+	stop_server(srv, f);
 }
 
 /* Lines from standard input come back, the last one too when no newline
@@ -119,7 +125,5 @@ Test(net_echo_example, client_echoes_stdin_lines_and_a_last_unfinished_one)
 	close(cout);
 	cr_assert_eq(exit_code(cli), 0);
 	cr_assert_str_eq(got, "one\ntwo\n");
-	cr_assert_eq(kill(srv, SIGTERM), 0);
-	cr_assert_eq(exit_code(srv), 0);
-	fclose(f);
+	stop_server(srv, f);
 }
