@@ -170,7 +170,8 @@ ssize_t eddy_reader_read_exact(eddy_reader *r, void *dst, size_t n,
  * reader call, and the record is consumed.  Its length including the
  * delimiter, or: -EMSGSIZE when no delimiter ends within the first limit
  * bytes (limit 0 or above the buffer's size: the buffer's size), with
- * nothing consumed and no more read than limit bytes; -EPIPE at EOF
+ * nothing consumed (no read is started once limit bytes are buffered,
+ * though one read may bring up to the buffer's free space); -EPIPE at EOF
  * before a delimiter; -ETIMEDOUT (for the whole call); the read's error.
  */
 ssize_t eddy_reader_read_until(eddy_reader *r, const char *delim, size_t dlen,
@@ -211,9 +212,11 @@ typedef struct eddy_server_opts {
 /*
  * A server bound now, so eddy_server_port knows the port; it accepts once
  * eddy_server_run runs.  With handle_signals, SIGINT and SIGTERM are
- * blocked in the calling thread (and the threads it starts after), and
- * read through a signalfd on the loop, never in a handler: block them in
- * the process's other threads too.  The caller frees it
+ * blocked in the calling thread (and the threads it starts after) until
+ * eddy_server_free, in the thread that calls eddy_server_run and the
+ * threads it starts while it runs, and read through a signalfd on the
+ * loop, never in a handler: block them in the process's other threads
+ * too.  The caller frees it
  * (eddy_server_free).  NULL with errno: EINVAL (no on_conn, bad address),
  * ENOMEM, or the listen's error.
  */
@@ -225,8 +228,8 @@ int eddy_server_port(const eddy_server *srv);
 /*
  * Serve until stopped and every connection task has ended, on this thread
  * and threads - 1 new ones; not from inside a task.  0 after a stop;
- * -EALREADY when run before; -EAGAIN when a thread cannot start; a
- * loop's error.
+ * -EALREADY when run before; -ENOMEM with nothing started (run may be
+ * called again); -EAGAIN when a thread cannot start; a loop's error.
  */
 int eddy_server_run(eddy_server *srv);
 
@@ -234,6 +237,8 @@ int eddy_server_run(eddy_server *srv);
  * From any thread or task, even before run or a signal handler's thread
  * (not async-signal-safe): stop accepting, let connections finish within
  * grace_ns, then cancel them.  0; harmless when stopping already.
+ * -ENOMEM when a loop could not be told: the stop is under way on the
+ * others (eddy_server_stopping says 1), and a later call tells that loop.
  */
 int eddy_server_stop(eddy_server *srv);
 

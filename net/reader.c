@@ -69,8 +69,10 @@ ssize_t eddy_reader_read_exact(eddy_reader *r, void *dst, size_t n,
 	uint64_t deadline = net_deadline(timeout_ns), left;
 	char *out = dst;
 	size_t have = r->end - r->start, done = have < n ? have : n;
-	memcpy(out, r->buf + r->start, done);
-	eddy_reader_consume(r, done);
+	if (done) { /* memcpy's pointers must be valid even for 0 bytes */
+		memcpy(out, r->buf + r->start, done);
+		eddy_reader_consume(r, done);
+	}
 	/* The rest goes straight to dst: no copy through the buffer. */
 	while (done < n) {
 		int err = net_time_left(deadline, &left);

@@ -22,7 +22,8 @@
  *
  * Stopping.  eddy_server_stop may run on any thread, so it only sets the
  * server's stopping flag and posts, with eddy_loop_call_soon, a tiny task
- * to each running loop that sets that loop's stop event.  The loop's
+ * to each running loop that sets that loop's stop event (once per loop:
+ * a post that ran out of memory is made by the next stop).  The loop's
  * pointer is published under the server's lock while its main task runs;
  * a main task that starts after the stop sees the flag instead.  Then each
  * main task, on its own thread: cancels the acceptor (no new
@@ -69,6 +70,7 @@ struct srv_thread {
 	pthread_t tid;
 	bool started;          /* tid is a thread to join */
 	eddy_loop *loop;       /* while thread_main runs; under srv->lock */
+	bool stop_posted;      /* a stop went to loop; under srv->lock */
 	eddy_event *stop;      /* set on this loop when the server stops */
 	eddy_event *idle;      /* set while no connection runs */
 	struct conn *conns;    /* the connections running on this loop */
@@ -168,11 +170,17 @@ static void *accept_loop(void *arg)
 	}
 }
 
+/* How long the signal's watcher waits before it tries a stop that ran
+ * out of memory again. */
+#define STOP_RETRY_NS 10000000ull
+
 static void *signal_watch(void *arg)
 {
 	eddy_server *srv = arg;
 	if (net_signals_wait(srv->sfd) > 0)
-		eddy_server_stop(srv);
+		while (eddy_server_stop(srv) == -ENOMEM &&
+		       eddy_sleep(STOP_RETRY_NS) == 0)
+			;
 	return NULL;
 }
 
@@ -220,8 +228,10 @@ static void *thread_main(void *arg)
 	if (acceptor && th->index == 0 && srv->sfd >= 0 &&
 	    !(watcher = eddy_spawn(signal_watch, srv)))
 		th->err = -ENOMEM;
-	if (th->err)
+	if (th->err) {
 		eddy_server_stop(srv);
+		eddy_event_set(th->stop); /* even if the post failed */
+	}
 	eddy_event_wait(th->stop);
 	if (acceptor) {
 		eddy_cancel(acceptor);
@@ -321,6 +331,13 @@ int eddy_server_port(const eddy_server *srv)
 	return srv ? srv->port : -EINVAL;
 }
 
+static void thread_events_free(struct srv_thread *th)
+{
+	eddy_event_free(th->stop);
+	eddy_event_free(th->idle);
+	th->stop = th->idle = NULL;
+}
+
 /* The events a thread's main task waits on, made here so that a loop
  * never starts without them. */
 static int thread_events(struct srv_thread *th)
@@ -339,9 +356,24 @@ int eddy_server_run(eddy_server *srv)
 		return -EINVAL;
 	if (atomic_exchange(&srv->ran, true))
 		return -EALREADY;
-	int err = 0;
+	/* This thread may not be the one eddy_server_new blocked the
+	 * signals in: block them here too, before any thread starts, so
+	 * that no thread of the server lets one kill the process. */
+	sigset_t old_mask;
+	int err = srv->sfd >= 0 ? net_signals_block(&old_mask) : 0;
+	if (err) {
+		atomic_store(&srv->ran, false);
+		return err;
+	}
 	for (unsigned i = 0; i < srv->nthreads && !err; i++)
 		err = thread_events(&srv->th[i]);
+	if (err) {
+		/* nothing has started: leave the server as it was, so that
+		 * run may be called again */
+		for (unsigned i = 0; i < srv->nthreads; i++)
+			thread_events_free(&srv->th[i]);
+		atomic_store(&srv->ran, false);
+	}
 	for (unsigned i = 1; i < srv->nthreads && !err; i++) {
 		struct srv_thread *th = &srv->th[i];
 		err = -pthread_create(&th->tid, NULL, run_thread, th);
@@ -360,6 +392,8 @@ int eddy_server_run(eddy_server *srv)
 		if (!err)
 			err = th->err;
 	}
+	if (srv->sfd >= 0)
+		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	return err;
 }
 
@@ -367,15 +401,17 @@ int eddy_server_stop(eddy_server *srv)
 {
 	if (!srv)
 		return -EINVAL;
-	if (atomic_exchange(&srv->stopping, true))
-		return 0;
+	atomic_store(&srv->stopping, true);
+	/* Each loop is told once; one that could not be told (-ENOMEM) is
+	 * told by the next call. */
 	int err = 0;
 	pthread_mutex_lock(&srv->lock);
 	for (unsigned i = 0; i < srv->nthreads; i++) {
 		struct srv_thread *th = &srv->th[i];
-		int e = th->loop ? eddy_loop_call_soon(th->loop, stop_on_loop,
-						       th)
-				 : 0;
+		if (!th->loop || th->stop_posted)
+			continue;
+		int e = eddy_loop_call_soon(th->loop, stop_on_loop, th);
+		th->stop_posted = !e;
 		if (e && !err)
 			err = e;
 	}
@@ -397,8 +433,7 @@ void eddy_server_free(eddy_server *srv)
 		struct srv_thread *th = &srv->th[i];
 		if (th->lfd >= 0)
 			close(th->lfd);
-		eddy_event_free(th->stop);
-		eddy_event_free(th->idle);
+		thread_events_free(th);
 	}
 	if (srv->sfd >= 0)
 		net_signals_close(srv->sfd, &srv->old_mask);

@@ -23,13 +23,20 @@ static void stop_signals(sigset_t *set)
 	sigaddset(set, SIGTERM);
 }
 
+int net_signals_block(sigset_t *old)
+{
+	sigset_t set;
+	stop_signals(&set);
+	return -pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
 int net_signals_open(sigset_t *old)
 {
 	sigset_t set;
 	stop_signals(&set);
-	int err = pthread_sigmask(SIG_BLOCK, &set, old);
+	int err = net_signals_block(old);
 	if (err)
-		return -err;
+		return err;
 	int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0) {
 		err = -errno;

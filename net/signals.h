@@ -18,6 +18,10 @@
  * and return a signalfd for them, or -errno with the mask unchanged. */
 int net_signals_open(sigset_t *old);
 
+/* Block SIGINT and SIGTERM in this thread, the mask before to *old (for
+ * pthread_sigmask to put back).  0 or -errno. */
+int net_signals_block(sigset_t *old);
+
 /* Close the signalfd and put back the mask net_signals_open found. */
 void net_signals_close(int sfd, const sigset_t *old);
 

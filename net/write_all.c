@@ -85,6 +85,9 @@ static size_t gather_small(const struct iovec *iov, int iovcnt, char *gather)
 		size_t l = iov[i].iov_len;
 		if (l > GATHER_MAX - used)
 			break;
+		if (!l)
+			continue; /* its iov_base may be NULL, which memcpy
+				   * may not be given even for 0 bytes */
 		memcpy(gather + used, iov[i].iov_base, l);
 		used += l;
 	}

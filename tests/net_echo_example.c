@@ -14,14 +14,17 @@
 
 EDDY_SUITE(net_echo_example);
 
-/* Run argv with its standard output on a pipe, whose end *out gets. */
-static pid_t spawn(char *const argv[], int *out)
+/* Run argv with its standard output on a pipe, whose end *out gets, and
+ * its standard input from in (-1: this process's). */
+static pid_t spawn_from(char *const argv[], int in, int *out)
 {
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
+		if (in >= 0)
+			dup2(in, 0);
 		dup2(p[1], 1);
 		close(p[0]);
 		close(p[1]);
@@ -31,6 +34,11 @@ static pid_t spawn(char *const argv[], int *out)
 	close(p[1]);
 	*out = p[0];
 	return pid;
+}
+
+static pid_t spawn(char *const argv[], int *out)
+{
+	return spawn_from(argv, -1, out);
 }
 
 /* Everything fd gives until EOF (at most cap - 1 bytes). */
@@ -51,23 +59,39 @@ static int exit_code(pid_t pid)
 	return WEXITSTATUS(status);
 }
 
-Test(net_echo_example, server_says_its_port_echoes_and_stops_on_sigterm)
+/* The server on a free port: its pid, its output in *f, its port in
+ * port_s. */
+static pid_t start_server(FILE **f, char port_s[12])
 {
 	int out;
 	pid_t srv = spawn((char *[]){ ECHO_BIN_DIR "/server", "--port", "0",
 				      "--threads", "2", NULL },
 			  &out);
-	FILE *f = fdopen(out, "r");
-	cr_assert_not_null(f);
+	*f = fdopen(out, "r");
+	cr_assert_not_null(*f);
 	char line[128] = { 0 };
-	cr_assert_not_null(fgets(line, sizeof line, f));
+	cr_assert_not_null(fgets(line, sizeof line, *f));
 	int port = 0;
 	cr_assert_eq(sscanf(line, "listening on 127.0.0.1:%d", &port), 1,
 		     "first line: %s", line);
 	cr_assert_gt(port, 0);
+	snprintf(port_s, 12, "%d", port);
+	return srv;
+}
 
+/* SIGTERM stops the server, which exits 0. */
+static void stop_server(pid_t srv, FILE *f)
+{
+	cr_assert_eq(kill(srv, SIGTERM), 0);
+	cr_assert_eq(exit_code(srv), 0);
+	fclose(f);
+}
+
+Test(net_echo_example, server_says_its_port_echoes_and_stops_on_sigterm)
+{
+	FILE *f;
 	char port_s[12], got[128];
-	snprintf(port_s, sizeof port_s, "%d", port);
+	pid_t srv = start_server(&f, port_s);
 	int cout;
 	pid_t cli = spawn((char *[]){ ECHO_BIN_DIR "/client", "--port", port_s,
 				      "hello", "world", NULL },
@@ -77,7 +101,29 @@ Test(net_echo_example, server_says_its_port_echoes_and_stops_on_sigterm)
 	cr_assert_eq(exit_code(cli), 0);
 	cr_assert_str_eq(got, "hello\nworld\n");
 
-	cr_assert_eq(kill(srv, SIGTERM), 0);
-	cr_assert_eq(exit_code(srv), 0);
-	fclose(f);
+	stop_server(srv, f);
+}
+
+/* Lines from standard input come back, the last one too when no newline
+ * ends it (the client ends it, or it would wait for the echo of one). */
+Test(net_echo_example, client_echoes_stdin_lines_and_a_last_unfinished_one)
+{
+	FILE *f;
+	char port_s[12], got[128];
+	pid_t srv = start_server(&f, port_s);
+	int in[2];
+	cr_assert_eq(pipe(in), 0);
+	cr_assert_eq(write(in[1], "one\ntwo", 7), 7);
+	close(in[1]);
+	int cout;
+	pid_t cli = spawn_from((char *[]){ ECHO_BIN_DIR "/client", "--port",
+					   port_s, "--timeout-ms", "10000",
+					   NULL },
+			       in[0], &cout);
+	close(in[0]);
+	read_all(cout, got, sizeof got);
+	close(cout);
+	cr_assert_eq(exit_code(cli), 0);
+	cr_assert_str_eq(got, "one\ntwo\n");
+	stop_server(srv, f);
 }

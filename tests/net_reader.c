@@ -118,6 +118,15 @@ Test(net_reader, read_exact_larger_than_the_buffer)
 	run_reader(exact_big);
 }
 
+/* Zero bytes need no destination and read nothing, even from a reader
+ * that has no buffer. */
+Test(net_reader, read_exact_of_zero_bytes_takes_a_null_destination)
+{
+	eddy_reader r;
+	eddy_reader_init(&r, -1, NULL, 0);
+	cr_assert_eq(eddy_reader_read_exact(&r, NULL, 0, 0), 0);
+}
+
 static void *exact_eof(void *arg)
 {
 	(void)arg;

@@ -87,7 +87,10 @@ static void *cancel_during_lookup(void *arg)
 	(void)arg;
 	eddy_task *t = eddy_spawn(connect_localhost, NULL);
 	cr_assert_not_null(t);
-	eddy_yield(); /* t waits for its lookup */
+	/* t waits on the race of its lookup and its timeout, whose tasks
+	 * have not run yet: the lookup never reaches a worker (the test
+	 * below covers one that did) */
+	eddy_yield();
 	cr_assert_eq(eddy_cancel(t), 0);
 	void *r;
 	cr_assert_eq(eddy_join(t, &r), 0);
@@ -98,4 +101,69 @@ static void *cancel_during_lookup(void *arg)
 Test(net_resolve, connect_cancelled_during_the_lookup_is_ecanceled)
 {
 	run_net(cancel_during_lookup);
+}
+
+/*
+ * The path where the worker outlives the task: a loop with one worker,
+ * kept busy by a job that waits on a pipe, so that the lookup is queued
+ * behind it when its task is cancelled.  The worker runs the lookup after
+ * the task has left and frees it (ASan finds a leak or a use after free
+ * otherwise; TSan a race on its counter).
+ */
+static int worker_gate[2];
+
+static void *wait_for_gate(void *arg)
+{
+	(void)arg;
+	char b;
+	return V(read(worker_gate[0], &b, 1));
+}
+
+static void *occupy_the_worker(void *arg)
+{
+	(void)arg;
+	void *r = NULL;
+	int err = eddy_to_thread(wait_for_gate, NULL, EDDY_COPY, &r);
+	return V(err ? err : N(r));
+}
+
+static void *connect_localhost_no_timeout(void *arg)
+{
+	(void)arg;
+	return V(eddy_tcp_connect("localhost", "1", 0));
+}
+
+static void *cancel_with_lookup_queued(void *arg)
+{
+	(void)arg;
+	cr_assert_eq(pipe(worker_gate), 0);
+	eddy_task *busy = eddy_spawn(occupy_the_worker, NULL);
+	cr_assert_not_null(busy);
+	cr_assert_eq(eddy_yield(), 0); /* the only worker waits on the gate */
+	eddy_task *t = eddy_spawn(connect_localhost_no_timeout, NULL);
+	cr_assert_not_null(t);
+	/* t runs to the lookup's checkpoint, then hands the lookup over */
+	cr_assert_eq(eddy_yield(), 0);
+	cr_assert_eq(eddy_yield(), 0);
+	cr_assert_eq(eddy_cancel(t), 0);
+	void *r;
+	cr_assert_eq(eddy_join(t, &r), 0);
+	cr_assert_eq(N(r), -ECANCELED);
+	cr_assert_eq(write(worker_gate[1], "x", 1), 1);
+	cr_assert_eq(eddy_join(busy, &r), 0);
+	cr_assert_eq(N(r), 1);
+	close(worker_gate[0]);
+	close(worker_gate[1]);
+	return NULL;
+}
+
+Test(net_resolve, connect_cancelled_with_its_lookup_queued_leaves_it_to_the_worker)
+{
+	eddy_loop *loop = eddy_loop_new(&(eddy_loop_config){ .workers = 1 });
+	cr_assert_not_null(loop);
+	void *r = V(-1);
+	cr_assert_eq(eddy_loop_run(loop, cancel_with_lookup_queued, NULL, &r),
+		     0);
+	cr_assert_null(r);
+	eddy_loop_free(loop);
 }

@@ -21,8 +21,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "ctx/alloc.h"
 #include "eddy.h"
 
 EDDY_SUITE(net_server);
@@ -269,6 +271,45 @@ Test(net_server, stop_with_no_grace_cancels_at_once)
 	close(fd);
 }
 
+/* A stop that could not reach a loop (out of memory) changed nothing:
+ * the next stop still stops the server. */
+Test(net_server, stop_that_ran_out_of_memory_can_be_called_again)
+{
+	struct running r;
+	start(&r, (eddy_server_opts){ .on_conn = echo });
+	int fd = client(&r);
+	send_str(fd, "x");
+	expect(fd, "x"); /* the loop runs: a stop must be posted to it */
+	close(fd);
+	eddy_alloc_fail_nth(1);
+	cr_assert_eq(eddy_server_stop(r.srv), -ENOMEM);
+	cr_assert(eddy_alloc_failed());
+	eddy_alloc_fail_nth(0);
+	cr_assert_eq(eddy_server_stop(r.srv), 0);
+	struct timespec limit;
+	clock_gettime(CLOCK_REALTIME, &limit);
+	limit.tv_sec += 10;
+	cr_assert_eq(pthread_timedjoin_np(r.thread, NULL, &limit), 0,
+		     "the second stop did not stop the server");
+	eddy_server_free(r.srv);
+	cr_assert_eq(r.rc, 0);
+}
+
+/* A run that could not allocate started nothing and can be made again. */
+Test(net_server, run_out_of_memory_can_be_called_again)
+{
+	eddy_server *srv = eddy_server_new(&(eddy_server_opts){
+		.host = "127.0.0.1", .port = "0", .threads = 2, .on_conn = echo });
+	cr_assert_not_null(srv);
+	eddy_alloc_fail_nth(2);
+	cr_assert_eq(eddy_server_run(srv), -ENOMEM);
+	cr_assert(eddy_alloc_failed());
+	eddy_alloc_fail_nth(0);
+	cr_assert_eq(eddy_server_stop(srv), 0);
+	cr_assert_eq(eddy_server_run(srv), 0);
+	eddy_server_free(srv);
+}
+
 Test(net_server, stop_before_run_makes_run_return_at_once)
 {
 	eddy_server *srv = eddy_server_new(&(eddy_server_opts){
@@ -316,6 +357,47 @@ Test(net_server, sigterm_stops_the_server_cleanly)
 Test(net_server, sigint_stops_the_server_cleanly)
 {
 	signal_stops(SIGINT);
+}
+
+/* eddy_server_run on a thread that was started before eddy_server_new
+ * blocked the signals, its mask open: run blocks them there and in the
+ * threads it starts, or the kernel hands the signal to one of them and
+ * the process dies of it. */
+static void *run_handed_server(void *arg)
+{
+	int *p = arg;
+	eddy_server *srv;
+	if (read(p[0], &srv, sizeof srv) != (ssize_t)sizeof srv)
+		return (void *)(intptr_t)-EIO;
+	return (void *)(intptr_t)eddy_server_run(srv);
+}
+
+Test(net_server, signal_stops_a_server_run_on_a_thread_started_before_new)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, run_handed_server, p), 0);
+	struct running r = { 0 };
+	r.srv = eddy_server_new(&(eddy_server_opts){
+		.host = "127.0.0.1", .port = "0", .threads = 2,
+		.handle_signals = 1, .grace_ns = 60000000000ull,
+		.on_conn = gate_until_stop });
+	cr_assert_not_null(r.srv, "%s", strerror(errno));
+	cr_assert_eq(write(p[1], &r.srv, sizeof r.srv),
+		     (ssize_t)sizeof r.srv);
+	int fd = client(&r);
+	expect(fd, "s");
+	cr_assert_eq(kill(getpid(), SIGTERM), 0);
+	send_str(fd, "b");
+	expect(fd, "1");
+	close(fd);
+	void *rc;
+	cr_assert_eq(pthread_join(t, &rc), 0);
+	cr_assert_eq((intptr_t)rc, 0);
+	eddy_server_free(r.srv);
+	close(p[0]);
+	close(p[1]);
 }
 
 /* ---- errors ------------------------------------------------------------- */

@@ -1,7 +1,9 @@
 /*
- * TCP sockets: listening on IPv4, IPv6 and both, sharing a port, accepting,
- * connecting (refused, timed out, cancelled), the socket options, and the
- * ends of a connection.  Everything is on loopback.
+ * TCP sockets: listening on IPv4, IPv6 and both, sharing a port, accepting
+ * (and its cancellation), connecting (refused, timed out, cancelled before
+ * or during the attempt, with no descriptor left behind), the socket
+ * options, and the ends of a connection (a cancelled close still closes).
+ * Everything is on loopback.
  */
 #define _GNU_SOURCE
 #include "net_common.h"
@@ -157,7 +159,42 @@ Test(net_tcp, accept_outside_a_task_is_eperm)
 	close(lfd);
 }
 
+static void *accept_on(void *arg)
+{
+	return V(eddy_tcp_accept((int)N(arg), NULL, NULL));
+}
+
+static void *cancelled_accept(void *arg)
+{
+	(void)arg;
+	int port;
+	int lfd = listener("127.0.0.1", &port);
+	eddy_task *t = eddy_spawn(accept_on, V(lfd));
+	cr_assert_not_null(t);
+	cr_assert_eq(eddy_yield(), 0); /* t waits in accept */
+	cr_assert_eq(eddy_cancel(t), 0);
+	void *r;
+	cr_assert_eq(eddy_join(t, &r), 0);
+	cr_assert_eq(N(r), -ECANCELED);
+	close(lfd);
+	return NULL;
+}
+
+Test(net_tcp, accept_cancelled_while_waiting_is_ecanceled)
+{
+	run_net(cancelled_accept);
+}
+
 /* ---- connect ------------------------------------------------------------ */
+
+/* The descriptors this process has open. */
+static int open_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 4096; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
 
 static void *refused(void *arg)
 {
@@ -180,32 +217,80 @@ Test(net_tcp, connect_to_a_closed_port_is_econnrefused)
  * tcp_syncookies is set), so a connect waits for the retransmission, a
  * second away: well past the timeout.  backlog 1 holds up to two.
  */
+struct full_backlog {
+	int lfd, port;
+	int fds[8], n; /* the connections that filled it */
+};
+
+/* A listener with backlog 1, connected to until a connect times out. */
+static void fill_backlog(struct full_backlog *b)
+{
+	b->lfd = eddy_tcp_listen("127.0.0.1", "0",
+				 &(eddy_tcp_listen_opts){ .backlog = 1 });
+	cr_assert_geq(b->lfd, 0);
+	b->port = eddy_tcp_local_port(b->lfd);
+	int r = 0;
+	b->n = 0;
+	while (b->n < 8) {
+		r = eddy_tcp_connect("127.0.0.1", port_str(b->port), SHORT_NS);
+		if (r < 0)
+			break;
+		b->fds[b->n++] = r;
+	}
+	cr_assert_eq(r, -ETIMEDOUT, "after %d connections: %s", b->n,
+		     eddy_strerror(r));
+}
+
+static void close_backlog(struct full_backlog *b)
+{
+	while (b->n)
+		close(b->fds[--b->n]);
+	close(b->lfd);
+}
+
 static void *times_out(void *arg)
 {
 	(void)arg;
-	int port;
-	int lfd = eddy_tcp_listen("127.0.0.1", "0",
-				  &(eddy_tcp_listen_opts){ .backlog = 1 });
-	cr_assert_geq(lfd, 0);
-	port = eddy_tcp_local_port(lfd);
-	int fds[8], n = 0, r = 0;
-	while (n < 8) {
-		r = eddy_tcp_connect("127.0.0.1", port_str(port), SHORT_NS);
-		if (r < 0)
-			break;
-		fds[n++] = r;
-	}
-	cr_assert_eq(r, -ETIMEDOUT, "after %d connections: %s", n,
-		     eddy_strerror(r));
-	while (n)
-		close(fds[--n]);
-	close(lfd);
+	struct full_backlog b;
+	fill_backlog(&b);
+	close_backlog(&b);
 	return NULL;
 }
 
 Test(net_tcp, connect_to_a_full_backlog_times_out)
 {
 	run_net(times_out);
+}
+
+static void *connect_to(void *arg)
+{
+	return V(eddy_tcp_connect("127.0.0.1", port_str((int)N(arg)),
+				  LONG_NS));
+}
+
+/* A connect cancelled while its SYN waits on a full backlog closes the
+ * socket it made. */
+static void *cancelled_mid_connect(void *arg)
+{
+	(void)arg;
+	struct full_backlog b;
+	fill_backlog(&b);
+	int before = open_fds();
+	eddy_task *t = eddy_spawn(connect_to, V(b.port));
+	cr_assert_not_null(t);
+	cr_assert_eq(eddy_yield(), 0); /* t waits in connect */
+	cr_assert_eq(eddy_cancel(t), 0);
+	void *got;
+	cr_assert_eq(eddy_join(t, &got), 0);
+	cr_assert_eq(N(got), -ECANCELED);
+	cr_assert_eq(open_fds(), before, "the cancelled connect leaked");
+	close_backlog(&b);
+	return NULL;
+}
+
+Test(net_tcp, connect_cancelled_while_connecting_closes_its_socket)
+{
+	run_net(cancelled_mid_connect);
 }
 
 static void *cancelled_connect(void *arg)
@@ -348,4 +433,27 @@ static void *close_no_linger(void *arg)
 Test(net_tcp, close_without_linger_does_not_wait)
 {
 	run_net(close_no_linger);
+}
+
+/* A cancelled task's graceful close gives up waiting for the peer, and
+ * still closes: the peer reads EOF. */
+static void *close_cancelled(void *arg)
+{
+	(void)arg;
+	int port, c[2];
+	char b;
+	int lfd = listener("127.0.0.1", &port);
+	connected_pair(lfd, "127.0.0.1", port, c);
+	cr_assert_eq(eddy_cancel(eddy_self()), 0);
+	cr_assert_eq(eddy_tcp_close(c[0], LONG_NS), -ECANCELED);
+	cr_assert_eq(fcntl(c[0], F_GETFD), -1);
+	cr_assert_eq(recv(c[1], &b, 1, 0), 0);
+	close(c[1]);
+	close(lfd);
+	return NULL;
+}
+
+Test(net_tcp, close_in_a_cancelled_task_still_closes)
+{
+	run_net(close_cancelled);
 }

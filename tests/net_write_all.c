@@ -184,3 +184,26 @@ Test(net_write_all, write_all_writes_to_descriptors_that_are_not_sockets)
 {
 	run_net(to_a_pipe);
 }
+
+/* An empty buffer may have no address (an empty body between a head and
+ * a trailer): it is skipped, wherever it stands. */
+static void *null_empty_buffers(void *arg)
+{
+	(void)arg;
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	struct iovec iov[4] = { { NULL, 0 }, { "ab", 2 }, { NULL, 0 },
+				{ "cd", 2 } };
+	cr_assert_eq(eddy_writev_all(p[1], iov, 4, 0), 4);
+	char buf[8] = { 0 };
+	cr_assert_eq(eddy_read(p[0], buf, sizeof buf), 4);
+	cr_assert_str_eq(buf, "abcd");
+	close(p[0]);
+	close(p[1]);
+	return NULL;
+}
+
+Test(net_write_all, writev_all_skips_empty_buffers_without_an_address)
+{
+	run_net(null_empty_buffers);
+}

@@ -7,7 +7,9 @@
  *   world
  *
  * Options: --host H (default 127.0.0.1), --port N, --timeout-ms N for
- * the connect and each reply (default 5000).
+ * the connect and each reply (default 5000).  A last line without a
+ * newline is sent with one; a line or word of 64 KiB or more is refused
+ * (-EMSGSIZE), as its echo would not fit the reader's buffer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -52,14 +54,28 @@ static void *client(void *arg)
 		for (int i = 0; i < j->nwords && !err; i++) {
 			int len = snprintf(line, sizeof line, "%s\n",
 					   j->words[i]);
-			err = round_trip(fd, &r, line, (size_t)len,
-					 j->timeout_ns);
+			err = (size_t)len < sizeof line
+				      ? round_trip(fd, &r, line, (size_t)len,
+						   j->timeout_ns)
+				      : -EMSGSIZE;
 		}
 	} else {
 		/* stdin is read with stdio: a local, short blocking read */
-		while (!err && fgets(line, sizeof line, stdin))
-			err = round_trip(fd, &r, line, strlen(line),
-					 j->timeout_ns);
+		while (!err && fgets(line, sizeof line, stdin)) {
+			size_t len = strlen(line);
+			/* the echo is awaited up to a newline: a last line
+			 * without one gets it, a longer line than fits is
+			 * refused (its echo could not be told apart) */
+			if (len && line[len - 1] != '\n') {
+				if (len + 1 == sizeof line)
+					err = -EMSGSIZE;
+				else
+					line[len++] = '\n';
+			}
+			if (!err)
+				err = round_trip(fd, &r, line, len,
+						 j->timeout_ns);
+		}
 	}
 	int cerr = eddy_tcp_close(fd, j->timeout_ns);
 	return (void *)(intptr_t)(err ? err : cerr);
