@@ -604,6 +604,18 @@ Test(ctx_rules, conflict_is_named_by_strerror)
 	eddy_var_free(v);
 }
 
+/* The sentence is read after the merge, maybe long after: the variable
+ * may be gone by then (ASan catches a read of its freed name). */
+Test(ctx_rules, conflict_sentence_outlives_the_variable)
+{
+	eddy_var *v = opt_var("user", 0, EDDY_MERGE_CONFLICT_ERROR);
+	long after;
+	cr_assert_eq(both_change(v, &after), -EDDY_ECONFLICT);
+	eddy_var_free(v);
+	const char *text = eddy_strerror(-EDDY_ECONFLICT);
+	cr_assert_not_null(strstr(text, "\"user\""), "%s", text);
+}
+
 Test(ctx_rules, equal_changes_on_both_sides_are_no_conflict)
 {
 	eddy_var *v = opt_var("user", 0, EDDY_MERGE_CONFLICT_ERROR);
