@@ -270,6 +270,7 @@ struct rule_probe {
 	struct gate gate;
 	int err;
 	long after;
+	void *result; /* what the worker returned, as the call handed it */
 };
 
 static void *worker_after_the_sibling(void *arg)
@@ -278,7 +279,7 @@ static void *worker_after_the_sibling(void *arg)
 	thread_passes(&p->gate);
 	eddy_var_set(ruled, V(15), NULL);
 	set_user(2);
-	return NULL;
+	return V(77);
 }
 
 static void *sibling(void *arg)
@@ -296,7 +297,8 @@ static void *offloads_beside_a_sibling(void *arg)
 	set_user(1);
 	eddy_task *t = eddy_spawn_with(sibling, p,
 				       &(eddy_spawn_opts){ .policy = EDDY_SHARE });
-	p->err = eddy_to_thread(worker_after_the_sibling, p, EDDY_MERGE, NULL);
+	p->err = eddy_to_thread(worker_after_the_sibling, p, EDDY_MERGE,
+				&p->result);
 	cr_assert_eq(eddy_join(t, NULL), 0);
 	p->after = get(ruled);
 	if (p->err)
@@ -332,6 +334,7 @@ Test(threads_rules, a_conflict_with_a_worker_fails_the_call_and_merges_nothing)
 		(eddy_var_opts){ .merge = EDDY_MERGE_CONFLICT_ERROR });
 	cr_assert_eq(p.err, -EDDY_ECONFLICT);
 	cr_assert_eq(p.after, 6);
+	cr_assert_eq(p.result, V(77), "the worker's result is handed back");
 }
 
 Test(threads_rules, parent_wins_over_a_worker)
