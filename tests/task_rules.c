@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ctx/alloc.h"
 #include "eddy.h"
 #include "rules_common.h"
 
@@ -471,5 +472,53 @@ Test(task_rules, a_hiding_task_resumed_by_a_hiding_task_hides_cached_values)
 	eddy_task_free(inner);
 	eddy_ctx_unref(w);
 	eddy_ctx_unref(y);
+	free_vars();
+}
+
+/* ---- out of memory ----------------------------------------------------- */
+
+static void *returns_arg(void *arg)
+{
+	return arg;
+}
+
+/* A MERGE spawn makes two copies (the fork, the child's), and here the
+ * fork leaves a task-local value out: each of its allocations failed in
+ * turn, the spawn is NULL with ENOMEM and holds on to nothing (ASan sees
+ * a copy freed twice or leaked). */
+Test(task_rules, a_merge_spawn_out_of_memory_holds_nothing)
+{
+	make_vars();
+	set(deadline, 5);
+	set(user, 1);
+	static const eddy_spawn_opts merge = { .policy = EDDY_MERGE };
+	/* a first task leaves its stack in this thread's pool, where the
+	 * spawns below take it from and give it back to */
+	eddy_task *t = eddy_task_new(returns_arg, NULL, NULL, 0);
+	cr_assert_not_null(t);
+	cr_assert_eq(eddy_task_resume(t), 1);
+	cr_assert_eq(eddy_task_collect(t, NULL), 0);
+	cr_assert_eq(eddy_task_free(t), 0);
+	long live = eddy_alloc_live();
+	long n = 1;
+	for (;; n++) {
+		eddy_alloc_fail_nth(n);
+		t = eddy_task_new(returns_arg, V(3), &merge, 0);
+		bool failed = eddy_alloc_failed();
+		eddy_alloc_fail_nth(0);
+		if (!failed)
+			break;
+		cr_assert_null(t, "allocation %ld", n);
+		cr_assert_eq(errno, ENOMEM, "allocation %ld", n);
+		cr_assert_eq(eddy_alloc_live(), live, "allocation %ld", n);
+	}
+	cr_assert_not_null(t);
+	cr_assert_gt(n, 2, "both copies allocate");
+	cr_assert_eq(eddy_task_resume(t), 1);
+	void *result;
+	cr_assert_eq(eddy_task_collect(t, &result), 0);
+	cr_assert_eq(result, V(3));
+	cr_assert_eq(eddy_task_free(t), 0);
+	cr_assert_eq(now(deadline), 5);
 	free_vars();
 }
