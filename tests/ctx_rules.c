@@ -433,13 +433,6 @@ static int child_changes(eddy_var *var, long *after)
 	return r;
 }
 
-static int refuse(void *parent, void *child, void *fork, void **out,
-		  void *arg)
-{
-	(void)parent, (void)child, (void)fork, (void)out;
-	return (int)(intptr_t)arg;
-}
-
 static eddy_var *reducing(const char *name, eddy_reduce_fn fn, void *arg)
 {
 	eddy_var *v = eddy_var_new_opts(

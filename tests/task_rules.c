@@ -23,13 +23,6 @@ static const char *const policy_names[] = { "", "COPY", "SHARE", "MERGE" };
 
 static eddy_var *user;
 
-static int refuse(void *parent, void *child, void *fork, void **out,
-		  void *arg)
-{
-	(void)parent, (void)child, (void)fork, (void)out, (void)arg;
-	return -EOVERFLOW;
-}
-
 static void make_vars(void)
 {
 	make_stayers();
@@ -282,7 +275,9 @@ Test(task_rules, reduce_under_every_policy)
 Test(task_rules, a_failing_reducer_fails_the_join_and_merges_nothing)
 {
 	run_rule(&(struct rule_case){
-		"reduce", { .merge = EDDY_MERGE_REDUCE, .reduce = refuse },
+		"reduce", { .merge = EDDY_MERGE_REDUCE,
+			     .reduce = refuse,
+			     .reduce_arg = V(-EOVERFLOW) },
 		-EOVERFLOW, 7 });
 }
 

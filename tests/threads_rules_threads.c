@@ -337,6 +337,24 @@ Test(threads_rules, a_conflict_with_a_worker_fails_the_call_and_merges_nothing)
 	cr_assert_eq(p.result, V(77), "the worker's result is handed back");
 }
 
+Test(threads_rules, a_failing_reducer_fails_a_workers_merge_and_merges_nothing)
+{
+	struct rule_probe p = merge_from_worker(
+		(eddy_var_opts){ .merge = EDDY_MERGE_REDUCE,
+				 .reduce = refuse,
+				 .reduce_arg = V(-EOVERFLOW) });
+	cr_assert_eq(p.err, -EOVERFLOW);
+	cr_assert_eq(p.after, 6);
+	cr_assert_eq(p.result, V(77), "the worker's result is handed back");
+}
+
+Test(threads_rules, child_wins_over_the_callers_change)
+{
+	struct rule_probe p = merge_from_worker((eddy_var_opts){ 0 });
+	cr_assert_eq(p.err, 0);
+	cr_assert_eq(p.after, 15);
+}
+
 Test(threads_rules, parent_wins_over_a_worker)
 {
 	struct rule_probe p = merge_from_worker(
