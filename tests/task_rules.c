@@ -420,14 +420,76 @@ static void *group_conflict_main(void *arg)
 	return V(0);
 }
 
-Test(task_rules, a_group_wait_reports_a_conflict_and_joins_every_child)
+/* Run main with ruled a CONFLICT_ERROR variable and own[] plain ones. */
+static void run_conflicting(eddy_fn main)
 {
 	for (int i = 0; i < 3; i++)
 		own[i] = eddy_var_new("own");
 	run_ruled("owner", (eddy_var_opts){ .merge = EDDY_MERGE_CONFLICT_ERROR },
-		  group_conflict_main, NULL);
+		  main, NULL);
 	for (int i = 0; i < 3; i++)
 		eddy_var_free(own[i]);
+}
+
+Test(task_rules, a_group_wait_reports_a_conflict_and_joins_every_child)
+{
+	run_conflicting(group_conflict_main);
+}
+
+/* Child 0 only conflicts (the parent changed ruled too), which its
+ * merge finds without allocating; child 1 only sets its own variable,
+ * which its merge must allocate for. */
+static int group_children_done;
+
+static void *conflicts_or_adds_own(void *arg)
+{
+	long i = N(arg);
+	if (i == 0)
+		set(ruled, 10);
+	else
+		set(own[i], i + 1);
+	group_children_done++;
+	return NULL;
+}
+
+/* Every allocation of the wait's joins failed in turn: a wait that ran
+ * out of memory after a child's conflict, and is retried, still reports
+ * the conflict, or it would pass unnoticed. */
+static void *conflict_then_out_of_memory_main(void *arg)
+{
+	(void)arg;
+	eddy_spawn_opts merge = { .policy = EDDY_MERGE };
+	bool failed = true;
+	for (long n = 1; failed; n++) {
+		set(ruled, 0);
+		group_children_done = 0;
+		eddy_group *g = eddy_group_new();
+		cr_assert_not_null(g);
+		for (long i = 0; i < 2; i++)
+			cr_assert_eq(eddy_group_spawn(g, conflicts_or_adds_own,
+						      V(i), &merge),
+				     0);
+		set(ruled, 5);
+		for (int k = 0; k < 10 && group_children_done < 2; k++)
+			eddy_yield(); /* the joins, not the children, fail */
+		cr_assert_eq(group_children_done, 2);
+		eddy_alloc_fail_nth(n);
+		int r = eddy_group_wait(g, NULL);
+		failed = eddy_alloc_failed();
+		eddy_alloc_fail_nth(0);
+		while (r == -ENOMEM)
+			r = eddy_group_wait(g, NULL);
+		cr_assert_eq(r, -EDDY_ECONFLICT, "allocation %ld", n);
+		cr_assert_eq(now(ruled), 5, "allocation %ld", n);
+		cr_assert_eq(now(own[1]), 2, "allocation %ld", n);
+		cr_assert_eq(eddy_group_free(g), 0);
+	}
+	return V(0);
+}
+
+Test(task_rules, a_group_wait_retried_after_enomem_still_reports_a_conflict)
+{
+	run_conflicting(conflict_then_out_of_memory_main);
 }
 
 /* ---- resumes from inside a task ---------------------------------------- */
