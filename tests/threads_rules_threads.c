@@ -15,8 +15,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
+#include "fork_common.h"
 #include "rules_common.h"
 #include "threads_common.h"
 
@@ -578,4 +580,46 @@ Test(threads_rules, copies_look_stayers_up_while_other_threads_free_theirs)
 	for (int i = 0; i < 100; i++)
 		eddy_var_free(many[i]);
 	free_vars();
+}
+
+/* Creates and frees task-local variables until told to stop, so that the
+ * registry's lock is often held when the test's thread forks. */
+static atomic_bool stop_churning;
+
+static void *churns_until_stopped(void *unused)
+{
+	(void)unused;
+	while (!atomic_load(&stop_churning)) {
+		eddy_var *v = eddy_var_new_opts(
+			"churn", &(eddy_var_opts){
+					 .propagate = EDDY_PROPAGATE_TASK_LOCAL });
+		if (!v)
+			return (void *)"eddy_var_new_opts failed";
+		eddy_var_free(v);
+	}
+	return NULL;
+}
+
+/* The registry's lock must be free in a child of fork. */
+static int makes_a_stayer(void)
+{
+	eddy_var *v = eddy_var_new_opts(
+		"in the child",
+		&(eddy_var_opts){ .propagate = EDDY_PROPAGATE_TASK_LOCAL });
+	eddy_var_free(v);
+	return v ? 0 : 1;
+}
+
+/* A child of fork must not inherit the registry's lock held by a thread
+ * it lacks: its first task-local variable would wait for it forever. */
+Test(threads_rules, fork_while_another_thread_registers_stayers,
+     .timeout = 120)
+{
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, churns_until_stopped, NULL), 0);
+	fork_children(makes_a_stayer);
+	atomic_store(&stop_churning, true);
+	void *failure;
+	cr_assert_eq(pthread_join(t, &failure), 0);
+	cr_assert_null(failure);
 }
