@@ -118,6 +118,11 @@ static inline bool ctx_hides(const eddy_var *var)
 int ctx_register_stayer(const eddy_var *var);
 void ctx_unregister_stayer(const eddy_var *var);
 
+/* The name of the variable that failed this thread's last failed merge
+ * (merge.c), kept up to CTX_CONFLICT_NAME_MAX bytes, or NULL. */
+#define CTX_CONFLICT_NAME_MAX 127
+const char *ctx_conflict_name(void);
+
 /* Drop ctx's cache entries of the variables this thread hides. */
 void ctx_forget_hidden(eddy_ctx *ctx);
 

@@ -41,6 +41,33 @@ static struct {
 	size_t len, cap;
 } registry = { .lock = PTHREAD_RWLOCK_INITIALIZER };
 
+/* A child of fork must not inherit the lock held by a thread it lacks:
+ * its first variable with a propagation rule would wait for it forever.
+ * So fork takes it first.  The child, alone with a lock it holds, makes
+ * it anew rather than unlocking it: glibc tells a writer's unlock by the
+ * thread id, which fork changed.  Registered at load, as task/stack.c
+ * registers its own. */
+static void lock_registry_for_fork(void)
+{
+	pthread_rwlock_wrlock(&registry.lock);
+}
+
+static void unlock_registry_in_parent(void)
+{
+	pthread_rwlock_unlock(&registry.lock);
+}
+
+static void renew_registry_lock_in_child(void)
+{
+	pthread_rwlock_init(&registry.lock, NULL);
+}
+
+__attribute__((constructor)) static void make_registry_fork_safe(void)
+{
+	pthread_atfork(lock_registry_for_fork, unlock_registry_in_parent,
+		       renew_registry_lock_in_child);
+}
+
 int ctx_register_stayer(const eddy_var *var)
 {
 	pthread_rwlock_wrlock(&registry.lock);

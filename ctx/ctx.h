@@ -135,8 +135,11 @@ eddy_var *eddy_var_new_opts(const char *name, const eddy_var_opts *opts);
 
 /*
  * The variable whose rule failed this thread's last failed merge (a
- * conflict, or its reducer's error), or NULL when none failed yet.
- * eddy_strerror(-EDDY_ECONFLICT) names it too, in this thread.
+ * conflict, or its reducer's error), or NULL when none failed yet; the
+ * pointer is only good while that variable lives.
+ * eddy_strerror(-EDDY_ECONFLICT) names it too, in this thread, from a
+ * copy of its name (up to 127 bytes) taken at the failure, so the
+ * sentence stays right after the variable is freed.
  */
 eddy_var *eddy_ctx_conflict_var(void);
 

@@ -19,17 +19,36 @@
  * its own, which replaces it only when the whole diff went through: a
  * conflict, a failing reducer or -ENOMEM leaves the joiner as it was.
  */
+#define _POSIX_C_SOURCE 200809L /* strnlen */
 #include <string.h>
 
 #include "context.h"
 #include "watch.h"
 
-/* The variable that failed this thread's last failed merge. */
+/* The variable that failed this thread's last failed merge, and its name
+ * as it was then: eddy_strerror reads the name later, maybe after the
+ * variable was freed. */
 static _Thread_local const eddy_var *conflict_var;
+static _Thread_local char conflict_name[CTX_CONFLICT_NAME_MAX + 1];
 
 eddy_var *eddy_ctx_conflict_var(void)
 {
 	return (eddy_var *)conflict_var;
+}
+
+const char *ctx_conflict_name(void)
+{
+	return conflict_var ? conflict_name : NULL;
+}
+
+/* Remember var as the one that failed the merge with err; returns err. */
+static int failed_by(const eddy_var *var, int err)
+{
+	size_t len = strnlen(var->name, CTX_CONFLICT_NAME_MAX);
+	memcpy(conflict_name, var->name, len);
+	conflict_name[len] = '\0';
+	conflict_var = var;
+	return err;
 }
 
 struct apply {
@@ -77,13 +96,11 @@ static int apply_rule(struct apply *a, const eddy_var *var, void **val,
 			*present = 1;
 			return 1;
 		}
-		conflict_var = var;
-		return err;
+		return failed_by(var, err);
 	}
 	if ((p_err == 0) == (*present != 0) && (p_err || p == *val))
 		return 0; /* both changed it alike: no conflict */
-	conflict_var = var;
-	return -EDDY_ECONFLICT;
+	return failed_by(var, -EDDY_ECONFLICT);
 }
 
 static int apply_change(void *arg, const eddy_var *key, void *val, int present)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "context.h"
 #include "ctx.h"
 
 static const struct {
@@ -57,15 +58,17 @@ static const struct {
 
 /* The sentence names the variable of this thread's last failed merge
  * (eddy_ctx_conflict_var), so it is built per thread; it stays valid
- * until that thread asks for it again. */
+ * until that thread asks for it again.  The name is the merge's copy:
+ * the variable itself may have been freed since. */
 static const char *conflict_text(void)
 {
-	static _Thread_local char text[sizeof CONFLICT_TEXT("") + 128];
-	const eddy_var *var = eddy_ctx_conflict_var();
-	if (!var)
+	static _Thread_local char
+		text[sizeof CONFLICT_TEXT("") + CTX_CONFLICT_NAME_MAX + 1];
+	const char *name = ctx_conflict_name();
+	if (!name)
 		return CONFLICT_TEXT("a variable");
 	snprintf(text, sizeof text, CONFLICT_TEXT("the variable \"%s\""),
-		 eddy_var_name(var));
+		 name);
 	return text;
 }
 

@@ -159,6 +159,8 @@ int eddy_loop_call(eddy_loop *loop, eddy_fn fn, void *arg,
 	sem_destroy(&c.done);
 
 	int err = c.err;
+	if (!err && result) /* fn ran: its result even if the merge fails */
+		*result = c.result;
 	if (policy == EDDY_SHARE)
 		eddy_ctx_reclaim(caller, holds); /* the task let go of it */
 	else if (policy == EDDY_MERGE && !err) {
@@ -167,8 +169,6 @@ int eddy_loop_call(eddy_loop *loop, eddy_fn fn, void *arg,
 		if (merged < 0)
 			err = merged;
 	}
-	if (!err && result)
-		*result = c.result;
 	eddy_ctx_unref(c.ctx);
 	eddy_ctx_unref(base);
 	return err;

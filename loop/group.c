@@ -45,6 +45,8 @@ struct eddy_group {
 	struct child *head, *tail;  /* not yet joined, in spawn order */
 	size_t running;             /* children that have not returned */
 	int failure;                /* the first child's failure, or 0 */
+	int merge_failure;          /* the first failed merge's error, kept
+				     * over a wait that ran out of memory */
 	void *failed_arg;           /* that child's arg */
 	bool cancelling;            /* the children were cancelled */
 	eddy_task *waiter;          /* the task in eddy_group_wait */
@@ -178,25 +180,25 @@ static void wait_children(eddy_group *g, eddy_task *self)
 	}
 }
 
-/* Join every child in spawn order: 0, the first merge rule's failure
- * (each child's merge is all or nothing; the others are still merged), or
- * -ENOMEM with the children not yet joined left in the group. */
+/* Join every child in spawn order: 0, or -ENOMEM with the children not
+ * yet joined left in the group.  The first merge rule's failure goes to
+ * g->merge_failure (each child's merge is all or nothing; the others are
+ * still merged), where a wait retried after -ENOMEM still finds it. */
 static int join_children(eddy_group *g)
 {
 	struct child *c;
-	int failed = 0;
 	while ((c = g->head)) {
 		int err = eddy_task_collect(c->task, NULL);
 		if (err == -ENOMEM)
 			return err;
-		if (err && !failed)
-			failed = err;
+		if (err && !g->merge_failure)
+			g->merge_failure = err;
 		eddy_detach(c->task);
 		if (!(g->head = c->next))
 			g->tail = NULL;
 		eddy_free(c);
 	}
-	return failed;
+	return 0;
 }
 
 int eddy_group_wait(eddy_group *g, void **first_failed_arg)
@@ -212,16 +214,17 @@ int eddy_group_wait(eddy_group *g, void **first_failed_arg)
 		return -EBUSY;
 	g->waiter = self;
 	wait_children(g, self);
-	int merge_err = join_children(g);
+	int nomem = join_children(g);
 	g->waiter = NULL;
-	if (merge_err == -ENOMEM)
-		return merge_err;
+	if (nomem)
+		return nomem;
 	if (first_failed_arg)
 		*first_failed_arg = g->failed_arg;
 	int err = sched_of(self)->cancelled ? -ECANCELED :
-		  merge_err                 ? merge_err :
+		  g->merge_failure          ? g->merge_failure :
 					      g->failure;
 	g->failure = 0;
+	g->merge_failure = 0;
 	g->failed_arg = NULL;
 	g->cancelling = false;
 	return err;

@@ -137,7 +137,9 @@ eddy_task *eddy_self(void);
  * while it waits (at once; the worker finishes fn regardless and its result
  * is dropped); -EPERM outside a task; -EINVAL; -ENOMEM; -EAGAIN when no
  * worker thread can be started; under MERGE, a merge rule's failure
- * (-EDDY_ECONFLICT, a reducer's error) with nothing merged.  The worker is
+ * (-EDDY_ECONFLICT, a reducer's error) or -ENOMEM with nothing merged, and
+ * *result set all the same: fn ran, and what it returned is the caller's
+ * to free.  The worker is
  * across a thread: task-local and loop-only variables never reach it (it
  * sees them unset; under SHARE it cannot set them, -EPERM) and never come
  * back from it.
@@ -155,7 +157,8 @@ int eddy_to_thread(eddy_fn fn, void *arg, enum eddy_policy policy,
  * served while eddy_loop_run runs.  0; -EDEADLK from the thread that made
  * the loop (it would wait for itself);
  * -EINVAL; -ENOMEM; -ECANCELED when the loop is freed before serving it;
- * under MERGE, a merge rule's failure with nothing merged.  Task-local and
+ * under MERGE, a merge rule's failure or -ENOMEM with nothing merged and
+ * *result set (fn ran, as for eddy_to_thread).  Task-local and
  * loop-only variables stay on the calling thread's side, as for
  * eddy_to_thread's worker.
  */

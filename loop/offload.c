@@ -142,14 +142,16 @@ int eddy_to_thread(eddy_fn fn, void *arg, enum eddy_policy policy,
 	if (ow.abandoned)
 		return (int)r; /* offload_done frees o, or has */
 	TRACE(offload_back, &o->job, r);
+	/* fn ran: its result is the caller's even when the merge fails, or
+	 * whatever it returned (memory, a handle) would be lost */
+	if (!r && result)
+		*result = o->job.result;
 	if (!r && policy == EDDY_MERGE) {
 		int merged = eddy_ctx_merge_crossing(caller, o->job.ctx, o->base,
 						     EDDY_CROSS_THREAD);
 		if (merged < 0)
 			r = merged;
 	}
-	if (!r && result)
-		*result = o->job.result;
 	offload_free(o);
 	return (int)r;
 }

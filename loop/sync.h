@@ -201,7 +201,8 @@ int eddy_group_spawn(eddy_group *g, eddy_fn fn, void *arg,
  * (*first_failed_arg is set as above).
  * -EPERM outside a task; -EBUSY while another task waits on g; -EDEADLK
  * for a child of g; -ENOMEM when a merge could not be made (the children
- * not yet joined stay in the group: call again).
+ * not yet joined stay in the group: call again; a merge rule's failure
+ * met before it is returned by the call that completes the wait).
  */
 int eddy_group_wait(eddy_group *g, void **first_failed_arg);
 

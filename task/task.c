@@ -92,11 +92,8 @@ static int take_context(eddy_task *t)
 	if (t->policy == EDDY_MERGE &&
 	    !(from = t->base = eddy_ctx_copy_crossing(parent, t->crossing)))
 		return -ENOMEM;
-	if (!(t->ctx = eddy_ctx_copy_crossing(from, t->crossing))) {
-		eddy_ctx_unref(t->base);
-		return -ENOMEM;
-	}
-	return 0;
+	t->ctx = eddy_ctx_copy_crossing(from, t->crossing);
+	return t->ctx ? 0 : -ENOMEM; /* eddy_task_new unrefs t->base */
 }
 
 static size_t align_up(size_t n, size_t to)

@@ -433,13 +433,6 @@ static int child_changes(eddy_var *var, long *after)
 	return r;
 }
 
-static int refuse(void *parent, void *child, void *fork, void **out,
-		  void *arg)
-{
-	(void)parent, (void)child, (void)fork, (void)out;
-	return (int)(intptr_t)arg;
-}
-
 static eddy_var *reducing(const char *name, eddy_reduce_fn fn, void *arg)
 {
 	eddy_var *v = eddy_var_new_opts(
@@ -604,6 +597,18 @@ Test(ctx_rules, conflict_is_named_by_strerror)
 	eddy_var_free(v);
 }
 
+/* The sentence is read after the merge, maybe long after: the variable
+ * may be gone by then (ASan catches a read of its freed name). */
+Test(ctx_rules, conflict_sentence_outlives_the_variable)
+{
+	eddy_var *v = opt_var("user", 0, EDDY_MERGE_CONFLICT_ERROR);
+	long after;
+	cr_assert_eq(both_change(v, &after), -EDDY_ECONFLICT);
+	eddy_var_free(v);
+	const char *text = eddy_strerror(-EDDY_ECONFLICT);
+	cr_assert_not_null(strstr(text, "\"user\""), "%s", text);
+}
+
 Test(ctx_rules, equal_changes_on_both_sides_are_no_conflict)
 {
 	eddy_var *v = opt_var("user", 0, EDDY_MERGE_CONFLICT_ERROR);
@@ -726,27 +731,84 @@ Test(ctx_rules, child_wins_depends_on_join_order)
 
 /* ---- out of memory ----------------------------------------------------- */
 
-Test(ctx_rules, copy_across_a_crossing_out_of_memory_leaves_nothing)
+/* Fail each allocation of a thread crossing's copy of w's parent in
+ * turn: NULL, ENOMEM, nothing allocated, the parent as it was; then the
+ * copy that succeeds maps all but the two stayers. */
+static void copy_out_of_memory_leaves_nothing(struct world *w)
 {
-	struct world w = world_new();
+	size_t len = eddy_ctx_len(w->parent);
 	long live = eddy_alloc_live();
 	for (long n = 1;; n++) {
 		eddy_alloc_fail_nth(n);
-		eddy_ctx *child = eddy_ctx_copy_crossing(w.parent,
+		eddy_ctx *child = eddy_ctx_copy_crossing(w->parent,
 							 EDDY_CROSS_THREAD);
 		int failed = eddy_alloc_failed();
 		eddy_alloc_fail_nth(0);
 		if (!failed) {
 			cr_assert_not_null(child);
-			cr_assert_eq(eddy_ctx_len(child), 1);
+			cr_assert_eq(eddy_ctx_len(child), len - 2);
+			cr_assert_eq(in(child, w->db), -1);
 			eddy_ctx_unref(child);
 			break;
 		}
 		cr_assert_null(child, "attempt %ld", n);
 		cr_assert_eq(errno, ENOMEM);
 		cr_assert_eq(eddy_alloc_live(), live, "attempt %ld", n);
-		cr_assert_eq(eddy_ctx_len(w.parent), 3);
+		cr_assert_eq(eddy_ctx_len(w->parent), len);
 	}
+}
+
+Test(ctx_rules, copy_across_a_crossing_out_of_memory_leaves_nothing)
+{
+	struct world w = world_new();
+	copy_out_of_memory_leaves_nothing(&w);
+	world_free(&w);
+}
+
+/* The same over a big context, where the copy searches the registry of
+ * stayers under its read lock: every failure lets the lock go (freeing a
+ * variable, which takes it to write, would hang) and leaves nothing
+ * behind. */
+Test(ctx_rules, copy_of_a_big_context_out_of_memory_leaves_nothing)
+{
+	struct world w = world_new();
+	eddy_var *many[100];
+	for (int i = 0; i < 100; i++) {
+		many[i] = eddy_var_new("many");
+		set_in(w.parent, many[i], i);
+	}
+	copy_out_of_memory_leaves_nothing(&w);
+	for (int i = 0; i < 100; i++)
+		eddy_var_free(many[i]);
+	world_free(&w);
+}
+
+/* Where more variables with a propagation rule exist than an eighth of
+ * the mapping, the copy walks the mapping instead: the same result. */
+Test(ctx_rules, copy_with_a_long_registry_walks_and_leaves_its_stayers_out)
+{
+	struct world w = world_new();
+	eddy_var *locals[40], *plain[30];
+	for (int i = 0; i < 40; i++) {
+		locals[i] = opt_var("local", EDDY_PROPAGATE_TASK_LOCAL, 0);
+		set_in(w.parent, locals[i], i);
+	}
+	for (int i = 0; i < 30; i++) { /* 73 mapped: past the small walk */
+		plain[i] = eddy_var_new("plain");
+		set_in(w.parent, plain[i], i);
+	}
+	eddy_ctx *task = eddy_ctx_copy_crossing(w.parent, EDDY_CROSS_TASK);
+	cr_assert_not_null(task);
+	cr_assert_eq(eddy_ctx_len(task), 73 - 41);
+	for (int i = 0; i < 40; i++)
+		cr_assert_eq(in(task, locals[i]), -1);
+	cr_assert_eq(in(task, plain[29]), 29);
+	cr_assert_eq(in(task, w.db), 7);
+	eddy_ctx_unref(task);
+	for (int i = 0; i < 40; i++)
+		eddy_var_free(locals[i]);
+	for (int i = 0; i < 30; i++)
+		eddy_var_free(plain[i]);
 	world_free(&w);
 }
 

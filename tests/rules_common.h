@@ -1,7 +1,7 @@
 /*
  * What the per-variable rule tests share (ctx_rules, task_rules and
  * threads_rules_threads): the two variables that stay behind at a
- * crossing, and a counter's reducer.
+ * crossing, a counter's reducer and a failing one.
  */
 #ifndef EDDY_TESTS_RULES_COMMON_H
 #define EDDY_TESTS_RULES_COMMON_H
@@ -42,6 +42,14 @@ static inline int add(void *parent, void *child, void *fork, void **out,
 	(void)arg;
 	*out = (void *)((intptr_t)parent + (intptr_t)child - (intptr_t)fork);
 	return 0;
+}
+
+/* A reducer that fails the merge with the error passed as its arg. */
+static inline int refuse(void *parent, void *child, void *fork, void **out,
+			 void *arg)
+{
+	(void)parent, (void)child, (void)fork, (void)out;
+	return (int)(intptr_t)arg;
 }
 
 #endif

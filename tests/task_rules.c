@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ctx/alloc.h"
 #include "eddy.h"
 #include "rules_common.h"
 
@@ -21,13 +22,6 @@ static const enum eddy_policy policies[] = { EDDY_COPY, EDDY_SHARE,
 static const char *const policy_names[] = { "", "COPY", "SHARE", "MERGE" };
 
 static eddy_var *user;
-
-static int refuse(void *parent, void *child, void *fork, void **out,
-		  void *arg)
-{
-	(void)parent, (void)child, (void)fork, (void)out, (void)arg;
-	return -EOVERFLOW;
-}
 
 static void make_vars(void)
 {
@@ -281,7 +275,9 @@ Test(task_rules, reduce_under_every_policy)
 Test(task_rules, a_failing_reducer_fails_the_join_and_merges_nothing)
 {
 	run_rule(&(struct rule_case){
-		"reduce", { .merge = EDDY_MERGE_REDUCE, .reduce = refuse },
+		"reduce", { .merge = EDDY_MERGE_REDUCE,
+			     .reduce = refuse,
+			     .reduce_arg = V(-EOVERFLOW) },
 		-EOVERFLOW, 7 });
 }
 
@@ -424,14 +420,76 @@ static void *group_conflict_main(void *arg)
 	return V(0);
 }
 
-Test(task_rules, a_group_wait_reports_a_conflict_and_joins_every_child)
+/* Run main with ruled a CONFLICT_ERROR variable and own[] plain ones. */
+static void run_conflicting(eddy_fn main)
 {
 	for (int i = 0; i < 3; i++)
 		own[i] = eddy_var_new("own");
 	run_ruled("owner", (eddy_var_opts){ .merge = EDDY_MERGE_CONFLICT_ERROR },
-		  group_conflict_main, NULL);
+		  main, NULL);
 	for (int i = 0; i < 3; i++)
 		eddy_var_free(own[i]);
+}
+
+Test(task_rules, a_group_wait_reports_a_conflict_and_joins_every_child)
+{
+	run_conflicting(group_conflict_main);
+}
+
+/* Child 0 only conflicts (the parent changed ruled too), which its
+ * merge finds without allocating; child 1 only sets its own variable,
+ * which its merge must allocate for. */
+static int group_children_done;
+
+static void *conflicts_or_adds_own(void *arg)
+{
+	long i = N(arg);
+	if (i == 0)
+		set(ruled, 10);
+	else
+		set(own[i], i + 1);
+	group_children_done++;
+	return NULL;
+}
+
+/* Every allocation of the wait's joins failed in turn: a wait that ran
+ * out of memory after a child's conflict, and is retried, still reports
+ * the conflict, or it would pass unnoticed. */
+static void *conflict_then_out_of_memory_main(void *arg)
+{
+	(void)arg;
+	eddy_spawn_opts merge = { .policy = EDDY_MERGE };
+	bool failed = true;
+	for (long n = 1; failed; n++) {
+		set(ruled, 0);
+		group_children_done = 0;
+		eddy_group *g = eddy_group_new();
+		cr_assert_not_null(g);
+		for (long i = 0; i < 2; i++)
+			cr_assert_eq(eddy_group_spawn(g, conflicts_or_adds_own,
+						      V(i), &merge),
+				     0);
+		set(ruled, 5);
+		for (int k = 0; k < 10 && group_children_done < 2; k++)
+			eddy_yield(); /* the joins, not the children, fail */
+		cr_assert_eq(group_children_done, 2);
+		eddy_alloc_fail_nth(n);
+		int r = eddy_group_wait(g, NULL);
+		failed = eddy_alloc_failed();
+		eddy_alloc_fail_nth(0);
+		while (r == -ENOMEM)
+			r = eddy_group_wait(g, NULL);
+		cr_assert_eq(r, -EDDY_ECONFLICT, "allocation %ld", n);
+		cr_assert_eq(now(ruled), 5, "allocation %ld", n);
+		cr_assert_eq(now(own[1]), 2, "allocation %ld", n);
+		cr_assert_eq(eddy_group_free(g), 0);
+	}
+	return V(0);
+}
+
+Test(task_rules, a_group_wait_retried_after_enomem_still_reports_a_conflict)
+{
+	run_conflicting(conflict_then_out_of_memory_main);
 }
 
 /* ---- resumes from inside a task ---------------------------------------- */
@@ -507,5 +565,53 @@ Test(task_rules, a_handoff_takes_up_the_crossing_of_the_task_it_hands_to)
 	eddy_task_free(sharer);
 	eddy_ctx_unref(w);
 	eddy_ctx_unref(y);
+	free_vars();
+}
+
+/* ---- out of memory ----------------------------------------------------- */
+
+static void *returns_arg(void *arg)
+{
+	return arg;
+}
+
+/* A MERGE spawn makes two copies (the fork, the child's), and here the
+ * fork leaves a task-local value out: each of its allocations failed in
+ * turn, the spawn is NULL with ENOMEM and holds on to nothing (ASan sees
+ * a copy freed twice or leaked). */
+Test(task_rules, a_merge_spawn_out_of_memory_holds_nothing)
+{
+	make_vars();
+	set(deadline, 5);
+	set(user, 1);
+	static const eddy_spawn_opts merge = { .policy = EDDY_MERGE };
+	/* a first task leaves its stack in this thread's pool, where the
+	 * spawns below take it from and give it back to */
+	eddy_task *t = eddy_task_new(returns_arg, NULL, NULL, 0);
+	cr_assert_not_null(t);
+	cr_assert_eq(eddy_task_resume(t), 1);
+	cr_assert_eq(eddy_task_collect(t, NULL), 0);
+	cr_assert_eq(eddy_task_free(t), 0);
+	long live = eddy_alloc_live();
+	long n = 1;
+	for (;; n++) {
+		eddy_alloc_fail_nth(n);
+		t = eddy_task_new(returns_arg, V(3), &merge, 0);
+		bool failed = eddy_alloc_failed();
+		eddy_alloc_fail_nth(0);
+		if (!failed)
+			break;
+		cr_assert_null(t, "allocation %ld", n);
+		cr_assert_eq(errno, ENOMEM, "allocation %ld", n);
+		cr_assert_eq(eddy_alloc_live(), live, "allocation %ld", n);
+	}
+	cr_assert_not_null(t);
+	cr_assert_gt(n, 2, "both copies allocate");
+	cr_assert_eq(eddy_task_resume(t), 1);
+	void *result;
+	cr_assert_eq(eddy_task_collect(t, &result), 0);
+	cr_assert_eq(result, V(3));
+	cr_assert_eq(eddy_task_free(t), 0);
+	cr_assert_eq(now(deadline), 5);
 	free_vars();
 }

@@ -9,9 +9,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "fork_common.h"
 #include "task/stack.h"
 
 EDDY_SUITE(task_stack_threads);
@@ -162,30 +162,19 @@ static void *use_the_depot(void *arg)
 	return NULL;
 }
 
-/* A fork under a sanitizer copies its shadow memory: far fewer of them
- * there, or a loaded machine runs past the timeout. */
-#if defined(EDDY_TEST_LSAN) || defined(EDDY_TEST_TSAN)
-#define FORKS 20
-#else
-#define FORKS 200
-#endif
+/* The depot's lock must be free in a child of fork. */
+static int acquires_a_stack(void)
+{
+	struct eddy_stack *st;
+	return eddy_stack_acquire(24 * 1024, &st) ? 1 : 0;
+}
 
 Test(task_stack_threads, fork_while_another_thread_is_in_the_depot,
      .timeout = 120)
 {
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, use_the_depot, NULL), 0);
-	for (int i = 0; i < FORKS; i++) {
-		pid_t pid = fork();
-		cr_assert_neq(pid, -1);
-		if (pid == 0) { /* the depot's lock must be free here */
-			struct eddy_stack *st;
-			_exit(eddy_stack_acquire(24 * 1024, &st) ? 1 : 0);
-		}
-		int status;
-		cr_assert_eq(waitpid(pid, &status, 0), pid);
-		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	}
+	fork_children(acquires_a_stack);
 	atomic_store(&stop, true);
 	void *failure;
 	cr_assert_eq(pthread_join(t, &failure), 0);

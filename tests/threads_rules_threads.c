@@ -15,8 +15,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
+#include "fork_common.h"
 #include "rules_common.h"
 #include "threads_common.h"
 
@@ -270,6 +272,7 @@ struct rule_probe {
 	struct gate gate;
 	int err;
 	long after;
+	void *result; /* what the worker returned, as the call handed it */
 };
 
 static void *worker_after_the_sibling(void *arg)
@@ -278,7 +281,7 @@ static void *worker_after_the_sibling(void *arg)
 	thread_passes(&p->gate);
 	eddy_var_set(ruled, V(15), NULL);
 	set_user(2);
-	return NULL;
+	return V(77);
 }
 
 static void *sibling(void *arg)
@@ -296,7 +299,8 @@ static void *offloads_beside_a_sibling(void *arg)
 	set_user(1);
 	eddy_task *t = eddy_spawn_with(sibling, p,
 				       &(eddy_spawn_opts){ .policy = EDDY_SHARE });
-	p->err = eddy_to_thread(worker_after_the_sibling, p, EDDY_MERGE, NULL);
+	p->err = eddy_to_thread(worker_after_the_sibling, p, EDDY_MERGE,
+				&p->result);
 	cr_assert_eq(eddy_join(t, NULL), 0);
 	p->after = get(ruled);
 	if (p->err)
@@ -332,6 +336,25 @@ Test(threads_rules, a_conflict_with_a_worker_fails_the_call_and_merges_nothing)
 		(eddy_var_opts){ .merge = EDDY_MERGE_CONFLICT_ERROR });
 	cr_assert_eq(p.err, -EDDY_ECONFLICT);
 	cr_assert_eq(p.after, 6);
+	cr_assert_eq(p.result, V(77), "the worker's result is handed back");
+}
+
+Test(threads_rules, a_failing_reducer_fails_a_workers_merge_and_merges_nothing)
+{
+	struct rule_probe p = merge_from_worker(
+		(eddy_var_opts){ .merge = EDDY_MERGE_REDUCE,
+				 .reduce = refuse,
+				 .reduce_arg = V(-EOVERFLOW) });
+	cr_assert_eq(p.err, -EOVERFLOW);
+	cr_assert_eq(p.after, 6);
+	cr_assert_eq(p.result, V(77), "the worker's result is handed back");
+}
+
+Test(threads_rules, child_wins_over_the_callers_change)
+{
+	struct rule_probe p = merge_from_worker((eddy_var_opts){ 0 });
+	cr_assert_eq(p.err, 0);
+	cr_assert_eq(p.after, 15);
 }
 
 Test(threads_rules, parent_wins_over_a_worker)
@@ -557,4 +580,46 @@ Test(threads_rules, copies_look_stayers_up_while_other_threads_free_theirs)
 	for (int i = 0; i < 100; i++)
 		eddy_var_free(many[i]);
 	free_vars();
+}
+
+/* Creates and frees task-local variables until told to stop, so that the
+ * registry's lock is often held when the test's thread forks. */
+static atomic_bool stop_churning;
+
+static void *churns_until_stopped(void *unused)
+{
+	(void)unused;
+	while (!atomic_load(&stop_churning)) {
+		eddy_var *v = eddy_var_new_opts(
+			"churn", &(eddy_var_opts){
+					 .propagate = EDDY_PROPAGATE_TASK_LOCAL });
+		if (!v)
+			return (void *)"eddy_var_new_opts failed";
+		eddy_var_free(v);
+	}
+	return NULL;
+}
+
+/* The registry's lock must be free in a child of fork. */
+static int makes_a_stayer(void)
+{
+	eddy_var *v = eddy_var_new_opts(
+		"in the child",
+		&(eddy_var_opts){ .propagate = EDDY_PROPAGATE_TASK_LOCAL });
+	eddy_var_free(v);
+	return v ? 0 : 1;
+}
+
+/* A child of fork must not inherit the registry's lock held by a thread
+ * it lacks: its first task-local variable would wait for it forever. */
+Test(threads_rules, fork_while_another_thread_registers_stayers,
+     .timeout = 120)
+{
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, churns_until_stopped, NULL), 0);
+	fork_children(makes_a_stayer);
+	atomic_store(&stop_churning, true);
+	void *failure;
+	cr_assert_eq(pthread_join(t, &failure), 0);
+	cr_assert_null(failure);
 }
