@@ -67,7 +67,8 @@ int eddy_tcp_listen(const char *host, const char *port,
  * descriptors (EMFILE, ENFILE) or buffers (ENOBUFS, ENOMEM) it does not
  * return nor spin: it sleeps, 1 ms first and doubling up to 1 s, and
  * tries again, suspending only this task, so the loop keeps serving the
- * connections it has.  -ECANCELED when the task is cancelled (while
+ * connections it has.  lfd may be blocking or non-blocking: it waits for
+ * a connection either way.  -ECANCELED when the task is cancelled (while
  * waiting or backing off); other errors as accept(2).
  */
 int eddy_tcp_accept(int lfd, struct sockaddr_storage *peer,

@@ -33,6 +33,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -148,6 +149,14 @@ static void conn_start(struct srv_thread *th, int fd,
 
 /* ---- a thread's loop ----------------------------------------------- */
 
+/*
+ * The acceptor waits for a connection, then takes every other one the
+ * backlog holds with accept4 on the non-blocking listener, until it is
+ * empty (-EAGAIN) or accept fails.  Taking one per trip through the loop
+ * left a burst (wrk opening 1000 connections at once) queued for as many
+ * rounds, each as long as all the ready connections' work.  A failure of
+ * the drain (EMFILE ...) is met again by eddy_tcp_accept, which backs off.
+ */
 static void *accept_loop(void *arg)
 {
 	struct srv_thread *th = arg;
@@ -156,7 +165,10 @@ static void *accept_loop(void *arg)
 		socklen_t len;
 		int fd = eddy_tcp_accept(th->lfd, &peer, &len);
 		if (fd >= 0) {
-			conn_start(th, fd, &peer);
+			do
+				conn_start(th, fd, &peer);
+			while ((fd = net_tcp_accept_now(th->lfd, &peer,
+							&len)) >= 0);
 			continue;
 		}
 		if (fd == -ECANCELED)
@@ -271,6 +283,10 @@ static int server_listen(eddy_server *srv, const eddy_server_opts *o)
 		if (fd < 0)
 			return fd;
 		srv->th[i].lfd = fd;
+		/* the acceptor drains the backlog without waiting */
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			return -errno;
 		if (i == 0) {
 			/* the others bind the port the first one got */
 			if ((srv->port = eddy_tcp_local_port(fd)) < 0)

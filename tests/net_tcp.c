@@ -157,6 +157,40 @@ Test(net_tcp, accept_outside_a_task_is_eperm)
 	close(lfd);
 }
 
+static void *accept_one(void *arg)
+{
+	return V(eddy_tcp_accept((int)(intptr_t)arg, NULL, NULL));
+}
+
+/* io_uring answers an accept on a non-blocking listener with -EAGAIN at
+ * once; eddy_tcp_accept waits for a connection on both backends. */
+static void *nonblocking_listener(void *arg)
+{
+	(void)arg;
+	int port;
+	int lfd = listener("127.0.0.1", &port);
+	cr_assert_eq(fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK), 0);
+	eddy_task *t = eddy_spawn(accept_one, (void *)(intptr_t)lfd);
+	cr_assert_not_null(t);
+	cr_assert_eq(eddy_yield(), 0); /* it runs and waits: nothing queued */
+	int c[2];
+	c[0] = eddy_tcp_connect("127.0.0.1", port_str(port), LONG_NS);
+	cr_assert_geq(c[0], 0);
+	void *fd;
+	cr_assert_eq(eddy_join(t, &fd), 0);
+	c[1] = (int)(intptr_t)fd;
+	cr_assert_geq(c[1], 0, "%s", eddy_strerror(c[1]));
+	assert_talks(c);
+	close_pair(c);
+	close(lfd);
+	return NULL;
+}
+
+Test(net_tcp, accept_on_a_nonblocking_listener_waits_for_a_connection)
+{
+	run_net(nonblocking_listener);
+}
+
 /* ---- connect ------------------------------------------------------------ */
 
 static void *refused(void *arg)
