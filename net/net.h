@@ -238,6 +238,21 @@ int eddy_server_run(eddy_server *srv);
  */
 int eddy_server_stop(eddy_server *srv);
 
+/*
+ * Inside a connection task of a server: whether the connection is idle,
+ * waiting for its peer to begin something new (a kept-alive HTTP
+ * connection between requests).  A stop ends idle connections at once,
+ * instead of after the grace period: it cancels their tasks, so the wait
+ * returns -ECANCELED.  fd is the descriptor on_conn got.
+ *   idle 1: 0; -ECANCELED when the server is stopping already: close
+ *           rather than wait.
+ *   idle 0: 0; -ECANCELED when a stop cancelled the task while it was
+ *           idle: what arrived meanwhile cannot be served, close.
+ * -EPERM outside a connection task of a running server (a connection
+ * function run by a task of one's own): nothing to mark, go on.
+ */
+int eddy_server_idle(int fd, int idle);
+
 /* Inside a connection task: 1 once its server is stopping (a keep-alive
  * connection closes after its current request), else 0. */
 int eddy_server_stopping(void);
