@@ -58,6 +58,10 @@
  * so that a listener in a bad state cannot spin its thread. */
 #define ACCEPT_ERROR_PAUSE_NS 10000000ull
 #define THREADS_MAX 1024
+/* The acceptor lets the other tasks run after this many connections in a
+ * row: the new ones start their first reads, and the ones already served
+ * are not held up for a whole backlog's accepts. */
+#define ACCEPT_BATCH 64
 
 struct conn {
 	struct conn *prev, *next;
@@ -187,8 +191,10 @@ static void conn_start(struct srv_thread *th, int fd,
  * backlog holds with accept4 on the non-blocking listener, until it is
  * empty (-EAGAIN) or accept fails.  Taking one per trip through the loop
  * left a burst (wrk opening 1000 connections at once) queued for as many
- * rounds, each as long as all the ready connections' work.  A failure of
- * the drain (EMFILE ...) is met again by eddy_tcp_accept, which backs off.
+ * rounds, each as long as all the ready connections' work.  Every
+ * ACCEPT_BATCH connections it yields, so that draining 4096 does not
+ * stall the running ones.  A failure of the drain (EMFILE ...) is met
+ * again by eddy_tcp_accept, which backs off.
  */
 static void *accept_loop(void *arg)
 {
@@ -198,10 +204,13 @@ static void *accept_loop(void *arg)
 		socklen_t len;
 		int fd = eddy_tcp_accept(th->lfd, &peer, &len);
 		if (fd >= 0) {
-			do
+			unsigned n = 0;
+			do {
 				conn_start(th, fd, &peer);
-			while ((fd = net_tcp_accept_now(th->lfd, &peer,
-							&len)) >= 0);
+				if (++n % ACCEPT_BATCH == 0 && eddy_yield())
+					return NULL;
+			} while ((fd = net_tcp_accept_now(th->lfd, &peer,
+							  &len)) >= 0);
 			continue;
 		}
 		if (fd == -ECANCELED)
