@@ -25,7 +25,9 @@
  * however often it sends.  It starts at the accept for a connection's
  * first request, and at the first byte for a kept-alive connection's next
  * one; before that byte the idle timeout applies, which ends the
- * connection without a word.
+ * connection without a word.  That wait is also where a kept-alive
+ * connection is idle for eddy_server: a server stopping closes it at
+ * once instead of letting it wait out the grace period.
  *
  * Contexts.  Each request's handler runs in a new context copied from the
  * server's (O(1): the mapping is shared until written).  The connection
@@ -80,6 +82,27 @@ ssize_t http_conn_fill(struct http_conn *c, uint64_t timeout_ns)
 }
 
 /*
+ * The wait of a kept-alive connection for its next request's first byte:
+ * the connection is idle meanwhile (eddy_server_idle), so a server that
+ * stops ends it at once rather than after its grace period.  What
+ * http_conn_fill returns; -ECANCELED when the stop came first.
+ */
+static ssize_t idle_fill(struct http_conn *c, uint64_t timeout_ns)
+{
+	/* responses held back go out first: a stop must not cut them */
+	int err = http_conn_flush(c);
+	if (err)
+		return err;
+	err = eddy_server_idle(c->fd, 1);
+	if (err == -ECANCELED)
+		return err;
+	ssize_t n = http_conn_fill(c, timeout_ns);
+	if (!err && eddy_server_idle(c->fd, 0) == -ECANCELED)
+		return -ECANCELED;
+	return n;
+}
+
+/*
  * Read and parse the next head.  deadline: when the head must be in, or
  * 0 to start the header timeout at its first byte.  The head's length;
  * 0 to close without a word (the peer left, the idle timeout, an error
@@ -103,7 +126,8 @@ static int read_head(struct http_conn *c, struct eddy_http_head *head,
 		uint64_t left = o->idle_timeout_ns;
 		if (deadline && net_time_left(deadline, &left))
 			return -408;
-		ssize_t n = http_conn_fill(c, left);
+		ssize_t n = deadline ? http_conn_fill(c, left)
+				     : idle_fill(c, left);
 		if (n == -ENOBUFS)
 			return -431;
 		if (n == -ENOMEM)

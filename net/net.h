@@ -67,7 +67,8 @@ int eddy_tcp_listen(const char *host, const char *port,
  * descriptors (EMFILE, ENFILE) or buffers (ENOBUFS, ENOMEM) it does not
  * return nor spin: it sleeps, 1 ms first and doubling up to 1 s, and
  * tries again, suspending only this task, so the loop keeps serving the
- * connections it has.  -ECANCELED when the task is cancelled (while
+ * connections it has.  lfd may be blocking or non-blocking: it waits for
+ * a connection either way.  -ECANCELED when the task is cancelled (while
  * waiting or backing off); other errors as accept(2).
  */
 int eddy_tcp_accept(int lfd, struct sockaddr_storage *peer,
@@ -241,6 +242,21 @@ int eddy_server_run(eddy_server *srv);
  * others (eddy_server_stopping says 1), and a later call tells that loop.
  */
 int eddy_server_stop(eddy_server *srv);
+
+/*
+ * Inside a connection task of a server: whether the connection is idle,
+ * waiting for its peer to begin something new (a kept-alive HTTP
+ * connection between requests).  A stop ends idle connections at once,
+ * instead of after the grace period: it cancels their tasks, so the wait
+ * returns -ECANCELED.  fd is the descriptor on_conn got.
+ *   idle 1: 0; -ECANCELED when the server is stopping already: close
+ *           rather than wait.
+ *   idle 0: 0; -ECANCELED when a stop cancelled the task while it was
+ *           idle: what arrived meanwhile cannot be served, close.
+ * -EPERM outside a connection task of a running server (a connection
+ * function run by a task of one's own): nothing to mark, go on.
+ */
+int eddy_server_idle(int fd, int idle);
 
 /* Inside a connection task: 1 once its server is stopping (a keep-alive
  * connection closes after its current request), else 0. */

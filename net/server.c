@@ -27,13 +27,18 @@
  * pointer is published under the server's lock while its main task runs;
  * a main task that starts after the stop sees the flag instead.  Then each
  * main task, on its own thread: cancels the acceptor (no new
- * connections), waits up to grace_ns for `idle`, cancels the connections
- * still running, and waits for them to unwind (a cancelled task still
- * closes its descriptor).  eddy_server_run returns when every thread's
- * loop has finished.
+ * connections), cancels the connections that said they are idle
+ * (eddy_server_idle: a kept-alive connection waiting for its next request
+ * has nothing to finish), waits up to grace_ns for `idle`, cancels the
+ * connections still running, and waits for them to unwind (a cancelled
+ * task still closes its descriptor).  eddy_server_run returns when every
+ * thread's loop has finished.  (eddy_server_idle finds a connection's
+ * struct conn by its descriptor in the thread's byfd table, in O(1), and
+ * lets only the connection's own task mark it.)
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -54,12 +59,18 @@
  * so that a listener in a bad state cannot spin its thread. */
 #define ACCEPT_ERROR_PAUSE_NS 10000000ull
 #define THREADS_MAX 1024
+/* The acceptor lets the other tasks run after this many connections in a
+ * row: the new ones start their first reads, and the ones already served
+ * are not held up for a whole backlog's accepts. */
+#define ACCEPT_BATCH 64
 
 struct conn {
 	struct conn *prev, *next;
 	struct srv_thread *th;
 	eddy_task *task;
 	int fd;
+	bool idle;             /* waiting for its peer: a stop ends it at once */
+	bool ended_idle;       /* the stop cancelled it while idle */
 	struct sockaddr_storage peer;
 };
 
@@ -75,6 +86,8 @@ struct srv_thread {
 	eddy_event *idle;      /* set while no connection runs */
 	struct conn *conns;    /* the connections running on this loop */
 	size_t nconns;
+	struct conn **byfd;    /* the same by descriptor, for eddy_server_idle */
+	size_t nbyfd;
 	int err;               /* this thread's failure, for run's result */
 };
 
@@ -108,8 +121,32 @@ static void conn_unlink(struct conn *c)
 		th->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	/* fd was closed: a connection accepted since may have its number */
+	if (th->byfd[c->fd] == c)
+		th->byfd[c->fd] = NULL;
 	if (--th->nconns == 0)
 		eddy_event_set(th->idle);
+}
+
+/* Room in th->byfd for fd: descriptors are small and reused, so the
+ * table stays as long as the highest descriptor the thread has served. */
+static int byfd_reserve(struct srv_thread *th, int fd)
+{
+	if ((size_t)fd < th->nbyfd)
+		return 0;
+	size_t n = th->nbyfd ? th->nbyfd : 64;
+	while (n <= (size_t)fd)
+		n *= 2;
+	struct conn **t = eddy_alloc(n * sizeof *t);
+	if (!t)
+		return -ENOMEM;
+	memset(t, 0, n * sizeof *t);
+	if (th->nbyfd)
+		memcpy(t, th->byfd, th->nbyfd * sizeof *t);
+	eddy_free(th->byfd);
+	th->byfd = t;
+	th->nbyfd = n;
+	return 0;
 }
 
 static void *conn_run(void *arg)
@@ -127,7 +164,7 @@ static void *conn_run(void *arg)
 static void conn_start(struct srv_thread *th, int fd,
 		       const struct sockaddr_storage *peer)
 {
-	struct conn *c = eddy_alloc(sizeof *c);
+	struct conn *c = byfd_reserve(th, fd) ? NULL : eddy_alloc(sizeof *c);
 	if (!c) {
 		net_close(fd);
 		return;
@@ -144,12 +181,23 @@ static void conn_start(struct srv_thread *th, int fd,
 	if (th->conns)
 		th->conns->prev = c;
 	th->conns = c;
+	th->byfd[fd] = c;
 	th->nconns++;
 	eddy_event_clear(th->idle);
 }
 
 /* ---- a thread's loop ----------------------------------------------- */
 
+/*
+ * The acceptor waits for a connection, then takes every other one the
+ * backlog holds with accept4 on the non-blocking listener, until it is
+ * empty (-EAGAIN) or accept fails.  Taking one per trip through the loop
+ * left a burst (wrk opening 1000 connections at once) queued for as many
+ * rounds, each as long as all the ready connections' work.  Every
+ * ACCEPT_BATCH connections it yields, so that draining 4096 does not
+ * stall the running ones.  A failure of the drain (EMFILE ...) is met
+ * again by eddy_tcp_accept, which backs off.
+ */
 static void *accept_loop(void *arg)
 {
 	struct srv_thread *th = arg;
@@ -158,7 +206,13 @@ static void *accept_loop(void *arg)
 		socklen_t len;
 		int fd = eddy_tcp_accept(th->lfd, &peer, &len);
 		if (fd >= 0) {
-			conn_start(th, fd, &peer);
+			unsigned n = 0;
+			do {
+				conn_start(th, fd, &peer);
+				if (++n % ACCEPT_BATCH == 0 && eddy_yield())
+					return NULL;
+			} while ((fd = net_tcp_accept_now(th->lfd, &peer,
+							  &len)) >= 0);
 			continue;
 		}
 		if (fd == -ECANCELED)
@@ -241,11 +295,20 @@ static void *thread_main(void *arg)
 	 * backlog nobody accepts from. */
 	net_close(th->lfd);
 	th->lfd = -1;
+	/* Idle connections have no request to finish: end them now. */
+	for (struct conn *c = th->conns; c; c = c->next)
+		if (c->idle) {
+			c->ended_idle = true;
+			eddy_cancel(c->task);
+		}
 	if (watcher) {
 		eddy_cancel(watcher);
 		eddy_join(watcher, NULL);
 	}
 	drain(th);
+	eddy_free(th->byfd);
+	th->byfd = NULL;
+	th->nbyfd = 0;
 	publish_loop(th, NULL);
 	return NULL;
 }
@@ -281,6 +344,10 @@ static int server_listen(eddy_server *srv, const eddy_server_opts *o)
 		if (fd < 0)
 			return fd;
 		srv->th[i].lfd = fd;
+		/* the acceptor drains the backlog without waiting */
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			return -errno;
 		if (i == 0) {
 			/* the others bind the port the first one got */
 			if ((srv->port = eddy_tcp_local_port(fd)) < 0)
@@ -417,6 +484,23 @@ int eddy_server_stop(eddy_server *srv)
 	}
 	pthread_mutex_unlock(&srv->lock);
 	return err;
+}
+
+int eddy_server_idle(int fd, int idle)
+{
+	struct srv_thread *th = current_thread;
+	struct conn *c = th && fd >= 0 && (size_t)fd < th->nbyfd ? th->byfd[fd]
+								 : NULL;
+	if (!c || c->task != eddy_task_current())
+		return -EPERM;
+	if (!idle) {
+		c->idle = false;
+		return c->ended_idle ? -ECANCELED : 0;
+	}
+	if (atomic_load(&th->srv->stopping))
+		return -ECANCELED;
+	c->idle = true;
+	return 0;
 }
 
 int eddy_server_stopping(void)

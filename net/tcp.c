@@ -139,6 +139,23 @@ int eddy_tcp_accept(int lfd, struct sockaddr_storage *peer,
 	}
 }
 
+int net_tcp_accept_now(int lfd, struct sockaddr_storage *peer,
+		       socklen_t *peerlen)
+{
+	for (;;) {
+		*peerlen = sizeof *peer;
+		int fd = accept4(lfd, (struct sockaddr *)peer, peerlen,
+				 SOCK_CLOEXEC);
+#ifdef EDDY_TEST_HOOKS
+		eddy_net_accept_calls++;
+#endif
+		if (fd >= 0)
+			return fd;
+		if (errno != ECONNABORTED && errno != EINTR)
+			return -errno;
+	}
+}
+
 int eddy_tcp_nodelay(int fd, int on)
 {
 	return set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, !!on);

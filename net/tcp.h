@@ -6,6 +6,7 @@
 
 #include <netdb.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /*
  * Close fd through the loop, or with close(2) where the loop refuses (a
@@ -26,8 +27,18 @@ int net_close(int fd);
 int net_resolve(const char *host, const char *port, int passive, int offload,
 		uint64_t deadline, struct addrinfo **res);
 
+/*
+ * accept4 on a non-blocking listener, right here, without the loop: a
+ * connection (close-on-exec), or -EAGAIN when the backlog is empty, or
+ * accept's error (EMFILE ...).  A connection reset in the backlog is
+ * skipped.  The server's acceptor drains its backlog with it.
+ */
+int net_tcp_accept_now(int lfd, struct sockaddr_storage *peer,
+		       socklen_t *peerlen);
+
 #ifdef EDDY_TEST_HOOKS
-/* Calls of accept made by eddy_tcp_accept, for the EMFILE tests. */
+/* Calls of accept made by eddy_tcp_accept and net_tcp_accept_now, for
+ * the EMFILE tests. */
 extern _Atomic unsigned long eddy_net_accept_calls;
 #endif
 

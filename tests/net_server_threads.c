@@ -1,7 +1,8 @@
 /*
  * eddy_server: serving on one and several threads, stopping with
  * connections in flight (they finish within the grace period, or are
- * cancelled after it), SIGINT and SIGTERM, and the calls' errors.
+ * cancelled after it; idle ones end at once), SIGINT and SIGTERM, and
+ * the calls' errors.
  *
  * The server runs on a thread of its own (eddy_server_run blocks); the
  * test's thread is the client, with plain blocking sockets whose reads
@@ -173,6 +174,23 @@ static int stuck(int fd, const struct sockaddr *peer, void *arg)
 	return 0;
 }
 
+static atomic_long idle_results[4];
+
+/* Idle from the start: says "s", then waits for a byte that never comes,
+ * and records what each step returned. */
+static int idler(int fd, const struct sockaddr *peer, void *arg)
+{
+	(void)peer;
+	(void)arg;
+	char b;
+	atomic_store(&idle_results[0], eddy_server_idle(fd, 1));
+	eddy_write_all(fd, "s", 1, 0);
+	atomic_store(&idle_results[1], eddy_recv(fd, &b, 1, 0));
+	atomic_store(&idle_results[2], eddy_server_idle(fd, 0));
+	atomic_store(&idle_results[3], eddy_server_idle(fd, 1));
+	return 0;
+}
+
 /* ---- serving ------------------------------------------------------------ */
 
 Test(net_server, one_thread_serves_and_closes_after_the_handler)
@@ -256,6 +274,26 @@ Test(net_server, stop_cancels_connections_still_running_after_grace)
 	cr_assert_eq(atomic_load(&stuck_result), -ECANCELED);
 	expect_eof(fd);
 	close(fd);
+}
+
+Test(net_server, stop_ends_idle_connections_without_waiting_for_grace)
+{
+	struct running r;
+	/* an hour: the client's minute-long read fails the test first */
+	start(&r, (eddy_server_opts){ .threads = 2, .on_conn = idler,
+				      .grace_ns = 3600000000000ull });
+	int fd = client(&r);
+	expect(fd, "s");
+	cr_assert_eq(eddy_server_stop(r.srv), 0);
+	expect_eof(fd);
+	close(fd);
+	cr_assert_eq(finish(&r), 0);
+	cr_expect_eq(atomic_load(&idle_results[0]), 0);
+	cr_expect_eq(atomic_load(&idle_results[1]), -ECANCELED);
+	/* back from idle: the stop ended it meanwhile */
+	cr_expect_eq(atomic_load(&idle_results[2]), -ECANCELED);
+	/* idle again once stopping: close rather than wait */
+	cr_expect_eq(atomic_load(&idle_results[3]), -ECANCELED);
 }
 
 Test(net_server, stop_with_no_grace_cancels_at_once)
@@ -431,4 +469,10 @@ Test(net_server, a_port_in_use_fails_the_server)
 Test(net_server, stopping_is_0_outside_a_server)
 {
 	cr_assert_eq(eddy_server_stopping(), 0);
+}
+
+Test(net_server, idle_outside_a_connection_task_is_eperm)
+{
+	cr_assert_eq(eddy_server_idle(0, 1), -EPERM);
+	cr_assert_eq(eddy_server_idle(-1, 0), -EPERM);
 }

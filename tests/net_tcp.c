@@ -185,6 +185,35 @@ Test(net_tcp, accept_cancelled_while_waiting_is_ecanceled)
 	run_net(cancelled_accept);
 }
 
+/* The server's listeners are non-blocking (it drains them with accept4):
+ * eddy_tcp_accept on one still waits for a connection, on both backends. */
+static void *nonblocking_listener(void *arg)
+{
+	(void)arg;
+	int port;
+	int lfd = listener("127.0.0.1", &port);
+	cr_assert_eq(fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK), 0);
+	eddy_task *t = eddy_spawn(accept_on, V(lfd));
+	cr_assert_not_null(t);
+	cr_assert_eq(eddy_yield(), 0); /* it runs and waits: nothing queued */
+	int c[2];
+	c[0] = eddy_tcp_connect("127.0.0.1", port_str(port), LONG_NS);
+	cr_assert_geq(c[0], 0);
+	void *fd;
+	cr_assert_eq(eddy_join(t, &fd), 0);
+	c[1] = (int)N(fd);
+	cr_assert_geq(c[1], 0, "%s", eddy_strerror(c[1]));
+	assert_talks(c);
+	close_pair(c);
+	close(lfd);
+	return NULL;
+}
+
+Test(net_tcp, accept_on_a_nonblocking_listener_waits_for_a_connection)
+{
+	run_net(nonblocking_listener);
+}
+
 /* ---- connect ------------------------------------------------------------ */
 
 /* The descriptors this process has open. */
