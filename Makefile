@@ -156,11 +156,13 @@ $(addsuffix .o,$(FORUM_GOLDEN)): ALL_CFLAGS += -DEDDY_SRC_DIR='"$(CURDIR)"' \
 	-DFORUM_BIN_DIR='"$(abspath $(B)/examples/forum)"'
 $(FORUM_GOLDEN): | $(addprefix $(B)/,$(filter examples/forum/%,$(EXAMPLES)))
 
-# tests/net_webapp runs examples/webapp and asks it with curl.
-NET_WEBAPP := $(foreach v,test asan,$(OUT)-$(v)/tests/net_webapp)
-$(addsuffix .o,$(NET_WEBAPP)): ALL_CFLAGS += \
-	-DWEBAPP_BIN='"$(abspath $(B)/examples/webapp/webapp)"'
-$(NET_WEBAPP): | $(B)/examples/webapp/webapp
+# tests/net_examples runs examples/webapp and examples/hello and asks them
+# with curl.
+NET_EXAMPLES := $(foreach v,test asan,$(OUT)-$(v)/tests/net_examples)
+$(addsuffix .o,$(NET_EXAMPLES)): ALL_CFLAGS += \
+	-DWEBAPP_BIN='"$(abspath $(B)/examples/webapp/webapp)"' \
+	-DHELLO_BIN='"$(abspath $(B)/examples/hello/hello)"'
+$(NET_EXAMPLES): | $(B)/examples/webapp/webapp $(B)/examples/hello/hello
 
 # bench/http runs examples/hello against nginx, whose files go to build/.
 $(B)/bench/http: ALL_CFLAGS += \

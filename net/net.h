@@ -207,7 +207,12 @@ typedef struct eddy_server_opts {
 	int handle_signals;      /* SIGINT and SIGTERM stop the server */
 	const eddy_loop_config *loop; /* for each thread's loop; NULL: defaults */
 	eddy_conn_fn on_conn;
-	void *arg;               /* on_conn's */
+	void *arg;               /* on_conn's and on_loop's */
+	/* NULL, or called on each loop's thread, in a task, before that loop
+	 * accepts (index 0 is the thread of eddy_server_run): to set up what
+	 * is per loop, e.g. eddy_loop_stats_on_signal.  A negative errno
+	 * stops the server, and eddy_server_run returns it. */
+	int (*on_loop)(eddy_loop *loop, unsigned index, void *arg);
 } eddy_server_opts;
 
 /*

@@ -93,6 +93,7 @@ struct srv_thread {
 
 struct eddy_server {
 	eddy_conn_fn on_conn;
+	int (*on_loop)(eddy_loop *loop, unsigned index, void *arg);
 	void *arg;
 	uint64_t grace_ns;
 	bool has_loop_cfg;
@@ -275,9 +276,13 @@ static void *thread_main(void *arg)
 	publish_loop(th, eddy_loop_current());
 	if (atomic_load(&srv->stopping))
 		eddy_event_set(th->stop);
-	eddy_task *acceptor = eddy_spawn(accept_loop, th);
-	eddy_task *watcher = NULL;
-	if (!acceptor)
+	eddy_task *acceptor = NULL, *watcher = NULL;
+	int err = srv->on_loop ? srv->on_loop(eddy_loop_current(), th->index,
+					      srv->arg)
+			       : 0;
+	if (err < 0)
+		th->err = err;
+	else if (!(acceptor = eddy_spawn(accept_loop, th)))
 		th->err = -ENOMEM;
 	if (acceptor && th->index == 0 && srv->sfd >= 0 &&
 	    !(watcher = eddy_spawn(signal_watch, srv)))
@@ -373,6 +378,7 @@ eddy_server *eddy_server_new(const eddy_server_opts *opts)
 		return NULL;
 	}
 	*srv = (eddy_server){ .on_conn = opts->on_conn, .arg = opts->arg,
+			      .on_loop = opts->on_loop,
 			      .grace_ns = opts->grace_ns, .sfd = -1,
 			      .nthreads = n, .has_loop_cfg = opts->loop };
 	if (opts->loop)

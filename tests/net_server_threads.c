@@ -231,6 +231,72 @@ Test(net_server, several_threads_serve_many_connections)
 	cr_assert_eq(finish(&r), 0);
 }
 
+/* What on_loop saw, per loop index; and each connection whether its
+ * thread's on_loop had run. */
+static struct {
+	atomic_int calls[3];
+	atomic_bool on_its_loop[3], in_a_task[3];
+	atomic_bool served_before_setup;
+} setup;
+static _Thread_local bool loop_set_up;
+
+static int records_setup(eddy_loop *loop, unsigned index, void *arg)
+{
+	(void)arg;
+	if (index >= 3)
+		return -EINVAL;
+	atomic_fetch_add(&setup.calls[index], 1);
+	atomic_store(&setup.on_its_loop[index], eddy_loop_current() == loop);
+	atomic_store(&setup.in_a_task[index], eddy_self() != NULL);
+	loop_set_up = true;
+	return 0;
+}
+
+static int echo_after_setup(int fd, const struct sockaddr *peer, void *arg)
+{
+	if (!loop_set_up)
+		atomic_store(&setup.served_before_setup, true);
+	return echo(fd, peer, arg);
+}
+
+Test(net_server, on_loop_runs_once_on_each_loop_before_it_accepts)
+{
+	struct running r;
+	start(&r, (eddy_server_opts){ .threads = 3, .on_conn = echo_after_setup,
+				      .on_loop = records_setup });
+	int fds[CLIENTS];
+	for (int i = 0; i < CLIENTS; i++) {
+		fds[i] = client(&r);
+		send_str(fds[i], "x");
+	}
+	for (int i = 0; i < CLIENTS; i++) {
+		expect(fds[i], "x");
+		close(fds[i]);
+	}
+	cr_assert_eq(eddy_server_stop(r.srv), 0);
+	cr_assert_eq(finish(&r), 0);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(atomic_load(&setup.calls[i]), 1, "loop %d", i);
+		cr_assert(atomic_load(&setup.on_its_loop[i]), "loop %d", i);
+		cr_assert(atomic_load(&setup.in_a_task[i]), "loop %d", i);
+	}
+	cr_assert_not(atomic_load(&setup.served_before_setup));
+}
+
+static int second_loop_fails(eddy_loop *loop, unsigned index, void *arg)
+{
+	(void)loop, (void)arg;
+	return index == 1 ? -EOVERFLOW : 0;
+}
+
+Test(net_server, on_loop_failing_stops_the_server_with_its_error)
+{
+	struct running r;
+	start(&r, (eddy_server_opts){ .threads = 2, .on_conn = echo,
+				      .on_loop = second_loop_fails });
+	cr_assert_eq(finish(&r), -EOVERFLOW);
+}
+
 Test(net_server, listeners_of_several_threads_share_the_port)
 {
 	eddy_server *a = eddy_server_new(&(eddy_server_opts){

@@ -1,6 +1,8 @@
 /*
- * examples/webapp, the forum thread's web app, run as a real server and
- * asked by curl.  Each test starts the built binary on a free loopback
+ * The HTTP examples run as real servers and asked by curl.
+ *
+ * examples/webapp, the forum thread's web app: each test starts the built
+ * binary on a free loopback
  * port under one policy, reads its "listening on" line, sends each route
  * a request with "X-User: alice", and checks the logging middleware's
  * line for it:
@@ -10,8 +12,13 @@
  *   SHARE  all three keep it
  *   MERGE  all three keep it
  *
- * Then SIGTERM, and the server must exit 0.  The Makefile builds the
- * example first and says where it is (WEBAPP_BIN).
+ * Then SIGTERM, and the server must exit 0.
+ *
+ * examples/hello: answers "Hello, World!", and prints its counters on
+ * SIGUSR1.
+ *
+ * The Makefile builds the examples first and says where they are
+ * (WEBAPP_BIN, HELLO_BIN).
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -24,17 +31,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-EDDY_SUITE(net_webapp);
+EDDY_SUITE(net_examples);
 
-#ifndef WEBAPP_BIN
-#error "the Makefile defines WEBAPP_BIN: the built examples/webapp"
+#if !defined(WEBAPP_BIN) || !defined(HELLO_BIN)
+#error "the Makefile defines WEBAPP_BIN and HELLO_BIN: the built examples"
 #endif
 
 #define WAIT_MS 10000
 
 struct app {
 	pid_t pid;
-	int out; /* the app's standard output */
+	int out; /* the app's standard output and error */
 	int port;
 };
 
@@ -57,7 +64,8 @@ static void read_line(struct app *a, char *line, size_t size)
 	line[len] = '\0';
 }
 
-static void start(struct app *a, const char *policy)
+/* Runs argv[0] with argv, and reads its listening line. */
+static void start(struct app *a, const char *const argv[])
 {
 	int fds[2];
 	cr_assert_eq(pipe(fds), 0);
@@ -65,10 +73,10 @@ static void start(struct app *a, const char *policy)
 	cr_assert_geq(a->pid, 0);
 	if (a->pid == 0) {
 		dup2(fds[1], STDOUT_FILENO);
+		dup2(fds[1], STDERR_FILENO);
 		close(fds[0]);
 		close(fds[1]);
-		execl(WEBAPP_BIN, "webapp", "--port", "0", "--policy", policy,
-		      (char *)NULL);
+		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -77,6 +85,12 @@ static void start(struct app *a, const char *policy)
 	read_line(a, line, sizeof line);
 	cr_assert_eq(sscanf(line, "listening on 127.0.0.1:%d", &a->port), 1,
 		     "not a listening line: %s", line);
+}
+
+static void start_webapp(struct app *a, const char *policy)
+{
+	start(a, (const char *[]){ WEBAPP_BIN, "--port", "0", "--policy",
+				   policy, NULL });
 }
 
 /* GET route with curl (user NULL: no X-User), then the app's log line
@@ -112,7 +126,7 @@ static void routes_log(const char *policy, const char *logged_user)
 {
 	struct app a;
 	char want[128];
-	start(&a, policy);
+	start_webapp(&a, policy);
 	get(&a, "/async", "alice", "GET /async 200 user=alice");
 	snprintf(want, sizeof want, "GET /sync 200 user=%s", logged_user);
 	get(&a, "/sync", "alice", want);
@@ -122,29 +136,46 @@ static void routes_log(const char *policy, const char *logged_user)
 	stop(&a);
 }
 
-Test(net_webapp, copy_loses_the_user_on_sync_and_in_task)
+Test(net_examples, webapp_copy_loses_the_user_on_sync_and_in_task)
 {
 	routes_log("copy", "<unset>");
 }
 
-Test(net_webapp, share_keeps_the_user_everywhere)
+Test(net_examples, webapp_share_keeps_the_user_everywhere)
 {
 	routes_log("share", "alice");
 }
 
-Test(net_webapp, merge_keeps_the_user_everywhere)
+Test(net_examples, webapp_merge_keeps_the_user_everywhere)
 {
 	routes_log("merge", "alice");
 }
 
 /* Each request starts from the server's context: the previous request's
  * user is not there, on any route. */
-Test(net_webapp, a_request_without_x_user_logs_unset)
+Test(net_examples, webapp_a_request_without_x_user_logs_unset)
 {
 	struct app a;
-	start(&a, "share");
+	start_webapp(&a, "share");
 	get(&a, "/sync", "bob", "GET /sync 200 user=bob");
 	get(&a, "/sync", NULL, "GET /sync 200 user=<unset>");
 	get(&a, "/async", NULL, "GET /async 200 user=<unset>");
+	stop(&a);
+}
+
+Test(net_examples, hello_answers_and_prints_its_counters_on_sigusr1)
+{
+	struct app a;
+	char cmd[128], line[512];
+	start(&a, (const char *[]){ HELLO_BIN, "--port", "0", NULL });
+	snprintf(cmd, sizeof cmd,
+		 "curl -sf -m 10 http://127.0.0.1:%d/ | grep -qx 'Hello, World!'",
+		 a.port);
+	int status = system(cmd);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", cmd);
+	cr_assert_eq(kill(a.pid, SIGUSR1), 0);
+	read_line(&a, line, sizeof line);
+	cr_assert(!strncmp(line, "eddy stats: tasks ", 18), "%s", line);
+	cr_assert_not_null(strstr(line, "completed"), "%s", line);
 	stop(&a);
 }
