@@ -26,7 +26,7 @@ from xml.sax.saxutils import escape
 COL_W = 44
 LANE_H = 84
 LEFT = 150
-TOP = 80
+TOP = 130
 PALETTE = ["#8ecae6", "#ffb703", "#90be6d", "#f28482", "#cdb4db",
            "#a3c4f3", "#f6bd60", "#84a59d"]
 ARROW = {"spawn": "#1d4ed8", "join": "#15803d", "merge": "#7e22ce",
@@ -193,7 +193,7 @@ def color(value):
 
 
 def svg(t, title):
-    width = LEFT + COL_W * (t.width + 1) + 160
+    width = LEFT + COL_W * (t.width + 1) + 200
     row = {key: i for i, key in enumerate(t.lanes)}
     height = TOP + 30 + LANE_H * len(t.lanes)
     y = lambda key: TOP + LANE_H * row[key] + 14
@@ -252,15 +252,17 @@ def svg(t, title):
                 out.append('<text x="%d" y="%d" font-size="9">%s</text>'
                            % (x(a) - COL_W // 2 + 2, y(ln) + 34,
                               escape(text)))
-    legend_x = width - 150
+    # under the title, left of the lanes: the labels above the dots rise
+    # to the right, where a legend would hide them
+    legend_x = 10
     for i, v in enumerate(sorted(values, key=lambda v: (v is not UNSET,
                                                         v or ""))):
         fill = color(v) if v is not UNSET else "#f3f4f6"
         text = "%s=%s" % (t.var, v) if v is not UNSET else "%s unset" % t.var
         out.append('<rect x="%d" y="%d" width="12" height="12" fill="%s" '
-                   'stroke="#999"/>' % (legend_x, 10 + 16 * i, fill))
+                   'stroke="#999"/>' % (legend_x, 50 + 16 * i, fill))
         out.append('<text x="%d" y="%d" font-size="10">%s</text>'
-                   % (legend_x + 16, 20 + 16 * i, escape(text)))
+                   % (legend_x + 16, 60 + 16 * i, escape(text)))
     for ln, col, label in sorted(t.dots, key=lambda d: (row[d[0]], d[1],
                                                         d[2])):
         out.append('<circle cx="%d" cy="%d" r="4" fill="#111827"/>'
