@@ -21,8 +21,8 @@
 #include <string.h>
 
 #include "eddy.h"
+#include "net_common.h" /* run_net, V, N */
 
-#define V(n) ((void *)(intptr_t)(n))
 #define WAIT_NS 5000000000ull /* 5 s: any answer comes long before */
 #define MS 1000000ull
 

@@ -11,13 +11,6 @@
 
 EDDY_SUITE(net_http_router);
 
-static void run_test(eddy_fn fn)
-{
-	void *r = V(-1);
-	cr_assert_eq(eddy_run(fn, NULL, &r), 0);
-	cr_assert_null(r);
-}
-
 /* Answers with its arg, a string. */
 static int say(eddy_http_req *req, eddy_http_resp *resp, void *arg)
 {
@@ -116,7 +109,7 @@ static void *routes_main(void *arg)
 
 Test(net_http_router, routes_match_by_method_and_path_first_added_first)
 {
-	run_test(routes_main);
+	run_net(routes_main);
 }
 
 static void *not_found_main(void *arg)
@@ -134,7 +127,7 @@ static void *not_found_main(void *arg)
 
 Test(net_http_router, a_path_no_route_has_is_404)
 {
-	run_test(not_found_main);
+	run_net(not_found_main);
 }
 
 static void *not_allowed_main(void *arg)
@@ -157,7 +150,7 @@ static void *not_allowed_main(void *arg)
 
 Test(net_http_router, another_method_on_a_known_path_is_405_with_allow)
 {
-	run_test(not_allowed_main);
+	run_net(not_allowed_main);
 }
 
 static void *middleware_main(void *arg)
@@ -183,7 +176,7 @@ static void *middleware_main(void *arg)
 
 Test(net_http_router, middleware_wraps_outermost_first_and_may_answer_alone)
 {
-	run_test(middleware_main);
+	run_net(middleware_main);
 }
 
 /* ---- a middleware running the rest in a task: the thread's shape ------- */
@@ -255,7 +248,7 @@ static void *wrap_main(void *arg)
 
 Test(net_http_router, a_wrap_runs_the_handler_in_a_task_under_its_policy)
 {
-	run_test(wrap_main);
+	run_net(wrap_main);
 	eddy_var_free(user);
 }
 
@@ -298,5 +291,5 @@ static void *rules_main(void *arg)
 
 Test(net_http_router, response_fields_cannot_inject_or_override_framing)
 {
-	run_test(rules_main);
+	run_net(rules_main);
 }

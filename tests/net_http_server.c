@@ -16,13 +16,6 @@
 
 EDDY_SUITE(net_http_server);
 
-static void run_test(eddy_fn fn)
-{
-	void *r = V(-1);
-	cr_assert_eq(eddy_run(fn, NULL, &r), 0);
-	cr_assert_null(r);
-}
-
 /* ---- handlers -------------------------------------------------------------- */
 
 /* "METHOD PATH[?QUERY]\n" followed by the request's whole body. */
@@ -103,7 +96,7 @@ static void *get_main(void *arg)
 
 Test(net_http_server, a_get_is_answered_with_date_and_length_and_kept_alive)
 {
-	run_test(get_main);
+	run_net(get_main);
 }
 
 /* ---- refusals ------------------------------------------------------------- */
@@ -149,7 +142,7 @@ static void *refusal_main(void *arg)
 static void refused(const char *request, int status)
 {
 	refusal_now = &(struct refusal){ request, status };
-	run_test(refusal_main);
+	run_net(refusal_main);
 }
 
 #define HOST "Host: a\r\n"
@@ -296,7 +289,7 @@ static void *pipelined_main(void *arg)
 
 Test(net_http_server, pipelined_requests_are_answered_in_order)
 {
-	run_test(pipelined_main);
+	run_net(pipelined_main);
 }
 
 static void *http10_main(void *arg)
@@ -315,7 +308,7 @@ static void *http10_main(void *arg)
 
 Test(net_http_server, http_1_0_closes_after_the_response)
 {
-	run_test(http10_main);
+	run_net(http10_main);
 }
 
 static void *conn_close_main(void *arg)
@@ -332,7 +325,7 @@ static void *conn_close_main(void *arg)
 
 Test(net_http_server, connection_close_closes_after_the_response)
 {
-	run_test(conn_close_main);
+	run_net(conn_close_main);
 }
 
 /* ---- per-request contexts ------------------------------------------------- */
@@ -384,7 +377,7 @@ static void *context_main(void *arg)
 
 Test(net_http_server, a_kept_alive_connection_gives_each_request_a_fresh_context)
 {
-	run_test(context_main);
+	run_net(context_main);
 	eddy_var_free(seen);
 }
 
@@ -407,7 +400,7 @@ static void *chunked_body_main(void *arg)
 
 Test(net_http_server, a_chunked_request_body_is_decoded)
 {
-	run_test(chunked_body_main);
+	run_net(chunked_body_main);
 }
 
 static void *unread_body_main(void *arg)
@@ -439,7 +432,7 @@ static void *unread_body_main(void *arg)
 
 Test(net_http_server, a_body_the_handler_did_not_read_is_skipped)
 {
-	run_test(unread_body_main);
+	run_net(unread_body_main);
 }
 
 static void *continue_main(void *arg)
@@ -466,7 +459,7 @@ static void *continue_main(void *arg)
 
 Test(net_http_server, expect_100_continue_is_invited_at_the_first_read)
 {
-	run_test(continue_main);
+	run_net(continue_main);
 }
 
 /* ---- responses -------------------------------------------------------------- */
@@ -513,7 +506,7 @@ static void *stream_main(void *arg)
 
 Test(net_http_server, a_streamed_response_is_chunked_and_head_gets_no_body)
 {
-	run_test(stream_main);
+	run_net(stream_main);
 }
 
 static void *head_main(void *arg)
@@ -541,7 +534,7 @@ static void *head_main(void *arg)
 
 Test(net_http_server, a_head_response_has_the_length_and_no_body)
 {
-	run_test(head_main);
+	run_net(head_main);
 }
 
 static int fail(eddy_http_req *req, eddy_http_resp *resp, void *arg)
@@ -567,7 +560,7 @@ static void *fail_main(void *arg)
 
 Test(net_http_server, a_handler_error_is_answered_500_without_its_half_response)
 {
-	run_test(fail_main);
+	run_net(fail_main);
 }
 
 /* ---- timeouts --------------------------------------------------------------- */
@@ -623,7 +616,7 @@ static void *slowloris_main(void *arg)
 
 Test(net_http_server, a_head_sent_slowly_is_cut_at_the_header_timeout)
 {
-	run_test(slowloris_main);
+	run_net(slowloris_main);
 }
 
 static void *idle_main(void *arg)
@@ -648,7 +641,7 @@ static void *idle_main(void *arg)
 
 Test(net_http_server, an_idle_kept_alive_connection_is_closed_silently)
 {
-	run_test(idle_main);
+	run_net(idle_main);
 }
 
 /* ---- a peer that resets ----------------------------------------------------- */
@@ -711,7 +704,7 @@ static void *reset_main(void *arg)
 
 Test(net_http_server, a_peer_that_resets_mid_response_does_not_disturb_another)
 {
-	run_test(reset_main);
+	run_net(reset_main);
 }
 
 /* ---- HTTP/1.0 streaming, and a body never invited ----------------------- */
@@ -743,7 +736,7 @@ static void *stream_http10_main(void *arg)
 
 Test(net_http_server, a_stream_to_an_http_1_0_client_ends_with_the_connection)
 {
-	run_test(stream_http10_main);
+	run_net(stream_http10_main);
 }
 
 static void *uninvited_main(void *arg)
@@ -765,5 +758,5 @@ static void *uninvited_main(void *arg)
 
 Test(net_http_server, a_body_never_invited_closes_the_connection)
 {
-	run_test(uninvited_main);
+	run_net(uninvited_main);
 }
