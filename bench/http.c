@@ -13,9 +13,17 @@
  * them.  Targets (issue 8): requests/s >= 95% of nginx's and p99 no worse
  * at both counts; CPU per request <= nginx's.
  *
+ * Pairs and rounds.  On a shared virtual machine the same server's
+ * requests/s moves by 10-40% from one 10 s run to the next, more than the
+ * differences measured here.  So both servers stay up, and each load is
+ * run as a pair, eddy and nginx back to back, whose order alternates from
+ * one round to the next; the verdict is taken on the median over the
+ * rounds of each pair's ratio, which a single slow pair cannot move.
+ *
  * The Makefile builds examples/hello first and says where it is
  * (HELLO_BIN), and where to write nginx's files (NGINX_DIR).  `make bench`
- * installs wrk and nginx when it can.  EDDY_BENCH_SECONDS shortens a run.
+ * installs wrk and nginx when it can.  EDDY_BENCH_SECONDS shortens a run,
+ * EDDY_BENCH_ROUNDS (default 3) sets the number of rounds.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -240,40 +248,76 @@ static void row(const char *name, int conns, const struct result *r)
 	       r->p99_us, r->cpu_us);
 }
 
+/* The pair of runs, eddy's and nginx's, for one load in one round. */
+struct pair {
+	struct result eddy, nginx;
+};
+
+static double median(double *v, int n)
+{
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			double t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+enum { ROUNDS_MAX = 15 };
+
 int main(void)
 {
 	const char *s = getenv("EDDY_BENCH_SECONDS");
 	int seconds = s && atoi(s) > 0 ? atoi(s) : 10;
+	s = getenv("EDDY_BENCH_ROUNDS");
+	int rounds = s && atoi(s) > 0 ? atoi(s) : 3;
+	if (rounds > ROUNDS_MAX)
+		rounds = ROUNDS_MAX;
 	static const int conns[] = { 50, 1000 };
-	struct result eddy[2], nginx[2];
+	static struct pair pairs[ROUNDS_MAX][2];
 
 	printf("bench/http: wrk -t1 for %d s on core 1, the server alone on "
-	       "core 0\n\n", seconds);
-	printf("  %-12s %6s %12s %10s %12s\n", "server", "conns", "requests/s",
-	       "p99 us", "CPU us/req");
+	       "core 0; %d rounds of eddy/nginx pairs, in alternating order\n",
+	       seconds, rounds);
 	struct server e = start_eddy();
-	for (int i = 0; i < 2; i++) {
-		eddy[i] = load(&e, conns[i], seconds);
-		row(e.name, conns[i], &eddy[i]);
+	struct server n = start_nginx();
+	for (int r = 0; r < rounds; r++) {
+		printf("\n  round %d\n  %-12s %6s %12s %10s %12s\n", r + 1,
+		       "server", "conns", "requests/s", "p99 us",
+		       "CPU us/req");
+		for (int i = 0; i < 2; i++) {
+			struct pair *p = &pairs[r][i];
+			bool eddy_first = r % 2 == 0;
+			if (eddy_first)
+				p->eddy = load(&e, conns[i], seconds);
+			p->nginx = load(&n, conns[i], seconds);
+			if (!eddy_first)
+				p->eddy = load(&e, conns[i], seconds);
+			row(e.name, conns[i], &p->eddy);
+			row(n.name, conns[i], &p->nginx);
+		}
 	}
 	stop(&e);
-	struct server n = start_nginx();
-	for (int i = 0; i < 2; i++) {
-		nginx[i] = load(&n, conns[i], seconds);
-		row(n.name, conns[i], &nginx[i]);
-	}
 	stop(&n);
 
-	printf("\n  %-12s %6s %12s %10s %12s\n", "eddy/nginx", "conns",
-	       "requests/s", "p99", "CPU/req");
+	printf("\n  %-12s %6s %12s %10s %12s   (median of the rounds' "
+	       "ratios)\n", "eddy/nginx", "conns", "requests/s", "p99",
+	       "CPU/req");
 	bool met = true;
 	for (int i = 0; i < 2; i++) {
-		double rps = eddy[i].rps / nginx[i].rps;
-		double p99 = eddy[i].p99_us / nginx[i].p99_us;
-		double cpu = eddy[i].cpu_us / nginx[i].cpu_us;
-		printf("  %-12s %6d %11.2fx %9.2fx %11.2fx\n", "", conns[i],
-		       rps, p99, cpu);
-		met &= rps >= 0.95 && p99 <= 1.0 && cpu <= 1.0;
+		double rps[ROUNDS_MAX], p99[ROUNDS_MAX], cpu[ROUNDS_MAX];
+		for (int r = 0; r < rounds; r++) {
+			const struct pair *p = &pairs[r][i];
+			rps[r] = p->eddy.rps / p->nginx.rps;
+			p99[r] = p->eddy.p99_us / p->nginx.p99_us;
+			cpu[r] = p->eddy.cpu_us / p->nginx.cpu_us;
+		}
+		double mr = median(rps, rounds), mp = median(p99, rounds),
+		       mc = median(cpu, rounds);
+		printf("  %-12s %6d %11.2fx %9.2fx %11.2fx\n", "", conns[i], mr,
+		       mp, mc);
+		met &= mr >= 0.95 && mp <= 1.0 && mc <= 1.0;
 	}
 	printf("  targets: requests/s >= 0.95x, p99 <= 1x, CPU/req <= 1x: "
 	       "%s\n", met ? "met" : "MISSED");
