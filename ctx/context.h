@@ -73,6 +73,7 @@
 #include <stdbool.h>
 
 #include "hamt.h"
+#include "crossing.h"
 
 #define CTX_CACHE_SLOTS 8
 
@@ -103,10 +104,6 @@ struct eddy_ctx {
 extern _Thread_local eddy_ctx *eddy_ctx_now
 	__attribute__((tls_model("initial-exec")));
 
-/* This thread's crossing (eddy_ctx_set_crossing): the stays bits of the
- * variables that code here must not see. */
-extern _Thread_local unsigned eddy_ctx_hiding
-	__attribute__((tls_model("initial-exec")));
 
 static inline bool ctx_hides(const eddy_var *var)
 {

@@ -102,7 +102,9 @@ enum eddy_merge_rule {
  * the one both started from (fork).  An unset side is passed as the
  * variable's default (NULL without one).  0 and *out, or a negative errno
  * that fails the merge.  It runs inside the merge, in the joiner's thread,
- * and must not set variables.
+ * and must not set variables.  *out is a value like any other: eddy never
+ * frees it, and drops it unused when a later variable fails the merge
+ * (docs/ctx.md, "Variable rules").
  */
 typedef int (*eddy_reduce_fn)(void *parent, void *child, void *fork,
 			      void **out, void *arg);

@@ -43,7 +43,7 @@
 #include <string.h>
 
 #include "coro.h"
-#include "ctx/context.h" /* eddy_ctx_hiding: a resume reads it inline */
+#include "ctx/crossing.h"
 #include "stack.h"
 
 enum task_state { TASK_SUSPENDED, TASK_RUNNING, TASK_FINISHED, TASK_COLLECTED };
