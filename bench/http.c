@@ -23,7 +23,7 @@
  * The Makefile builds examples/hello first and says where it is
  * (HELLO_BIN), and where to write nginx's files (NGINX_DIR).  `make bench`
  * installs wrk and nginx when it can.  EDDY_BENCH_SECONDS shortens a run,
- * EDDY_BENCH_ROUNDS (default 3) sets the number of rounds.
+ * EDDY_BENCH_ROUNDS (default 5) sets the number of rounds.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -271,7 +271,7 @@ int main(void)
 	const char *s = getenv("EDDY_BENCH_SECONDS");
 	int seconds = s && atoi(s) > 0 ? atoi(s) : 10;
 	s = getenv("EDDY_BENCH_ROUNDS");
-	int rounds = s && atoi(s) > 0 ? atoi(s) : 3;
+	int rounds = s && atoi(s) > 0 ? atoi(s) : 5;
 	if (rounds > ROUNDS_MAX)
 		rounds = ROUNDS_MAX;
 	static const int conns[] = { 50, 1000 };
