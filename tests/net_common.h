@@ -3,9 +3,10 @@
  * listeners, and connected pairs.  Included by tests/net_*.c, each its
  * own program.
  *
- * run_net(fn) runs fn as the main task of eddy_run; fn asserts as it goes
- * and returns NULL.  Timeouts that must fire are SHORT_NS; those that
- * must not, LONG_NS.
+ * A test whose whole body runs as the main task is a LOOP_TEST
+ * (loop_test.h); run_net(fn) runs fn as the main task for a test that
+ * does more around it, and fn asserts as it goes and returns NULL.
+ * Timeouts that must fire are SHORT_NS; those that must not, LONG_NS.
  */
 #ifndef EDDY_TESTS_NET_COMMON_H
 #define EDDY_TESTS_NET_COMMON_H
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "loop_test.h"
 #include "eddy.h"
 
 #define V(n) ((void *)(intptr_t)(n))

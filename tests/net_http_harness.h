@@ -108,6 +108,19 @@ static inline int client_connect(const struct harness *h)
 	return fd;
 }
 
+/* A client connection and a reader over it. */
+struct client {
+	int fd;
+	eddy_reader rd;
+	char buf[16384];
+};
+
+static inline void client_open(struct client *c, const struct harness *h)
+{
+	c->fd = client_connect(h);
+	eddy_reader_init(&c->rd, c->fd, c->buf, sizeof c->buf);
+}
+
 static inline void client_send(int fd, const char *text)
 {
 	ssize_t n = eddy_write_all(fd, text, strlen(text), WAIT_NS);

@@ -82,9 +82,8 @@ static void ask(const char *request, struct response *r)
 	eddy_close(fd);
 }
 
-static void *routes_main(void *arg)
+LOOP_TEST(net_http_router, routes_match_by_method_and_path_first_added_first)
 {
-	(void)arg;
 	start();
 	struct response r;
 	char value[128];
@@ -104,17 +103,10 @@ static void *routes_main(void *arg)
 	ask("PATCH /any HTTP/1.1\r\nHost: x\r\n\r\n", &r);
 	cr_expect_str_eq(r.body, "any");
 	finish();
-	return NULL;
 }
 
-Test(net_http_router, routes_match_by_method_and_path_first_added_first)
+LOOP_TEST(net_http_router, a_path_no_route_has_is_404)
 {
-	run_net(routes_main);
-}
-
-static void *not_found_main(void *arg)
-{
-	(void)arg;
 	start();
 	struct response r;
 	ask("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n", &r);
@@ -122,17 +114,10 @@ static void *not_found_main(void *arg)
 	ask("GET /static HTTP/1.1\r\nHost: x\r\n\r\n", &r);
 	cr_expect_eq(r.status, 404, "a prefix route matched its own stem");
 	finish();
-	return NULL;
 }
 
-Test(net_http_router, a_path_no_route_has_is_404)
+LOOP_TEST(net_http_router, another_method_on_a_known_path_is_405_with_allow)
 {
-	run_net(not_found_main);
-}
-
-static void *not_allowed_main(void *arg)
-{
-	(void)arg;
 	start();
 	struct response r;
 	char value[128];
@@ -145,17 +130,10 @@ static void *not_allowed_main(void *arg)
 	cr_expect_str_eq(response_field(&r, "Allow", value, sizeof value),
 			 "DELETE");
 	finish();
-	return NULL;
 }
 
-Test(net_http_router, another_method_on_a_known_path_is_405_with_allow)
+LOOP_TEST(net_http_router, middleware_wraps_outermost_first_and_may_answer_alone)
 {
-	run_net(not_allowed_main);
-}
-
-static void *middleware_main(void *arg)
-{
-	(void)arg;
 	start();
 	struct response r;
 	trace[0] = '\0';
@@ -171,12 +149,6 @@ static void *middleware_main(void *arg)
 	cr_expect_str_eq(r.body, "", "the handler ran after a refusal");
 	cr_expect_str_eq(trace, "outer(/ainner())");
 	finish();
-	return NULL;
-}
-
-Test(net_http_router, middleware_wraps_outermost_first_and_may_answer_alone)
-{
-	run_net(middleware_main);
 }
 
 /* ---- a middleware running the rest in a task: the thread's shape ------- */
@@ -272,9 +244,8 @@ static int rules(eddy_http_req *req, eddy_http_resp *resp, void *arg)
 	return 0;
 }
 
-static void *rules_main(void *arg)
+LOOP_TEST(net_http_router, response_fields_cannot_inject_or_override_framing)
 {
-	(void)arg;
 	harness_start(&h, &(eddy_http_opts){ .handler = rules });
 	struct response r;
 	char value[64];
@@ -286,10 +257,4 @@ static void *rules_main(void *arg)
 	cr_expect_null(response_field(&r, "Content-Length", value,
 				      sizeof value), "204 has no length");
 	harness_stop(&h);
-	return NULL;
-}
-
-Test(net_http_router, response_fields_cannot_inject_or_override_framing)
-{
-	run_net(rules_main);
 }

@@ -53,31 +53,26 @@ static void *serve(eddy_http_handler handler)
  * closed the connection after it. */
 static bool ask(struct harness *h, const char *request, struct response *r)
 {
-	int fd = client_connect(h);
-	char buf[16384];
-	eddy_reader rd;
-	eddy_reader_init(&rd, fd, buf, sizeof buf);
-	client_send(fd, request);
-	cr_assert_eq(read_response(&rd, r, !strncmp(request, "HEAD", 4)), 0);
-	bool closed = closed_after(&rd);
-	eddy_close(fd);
+	struct client cl;
+	client_open(&cl, h);
+	client_send(cl.fd, request);
+	cr_assert_eq(read_response(&cl.rd, r, !strncmp(request, "HEAD", 4)), 0);
+	bool closed = closed_after(&cl.rd);
+	eddy_close(cl.fd);
 	return closed;
 }
 
 /* ---- a plain exchange ----------------------------------------------------- */
 
-static void *get_main(void *arg)
+LOOP_TEST(net_http_server, a_get_is_answered_with_date_and_length_and_kept_alive)
 {
-	(void)arg;
 	struct harness *h = serve(echo);
 	struct response r;
 	char value[64];
-	int fd = client_connect(h);
-	char buf[16384];
-	eddy_reader rd;
-	eddy_reader_init(&rd, fd, buf, sizeof buf);
-	client_send(fd, "GET /hello?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
-	cr_assert_eq(read_response(&rd, &r, false), 0);
+	struct client cl;
+	client_open(&cl, h);
+	client_send(cl.fd, "GET /hello?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+	cr_assert_eq(read_response(&cl.rd, &r, false), 0);
 	cr_expect_eq(r.status, 200);
 	cr_expect_str_eq(r.body, "GET /hello?x=1\n");
 	cr_expect_str_eq(response_field(&r, "Content-Length", value,
@@ -86,17 +81,11 @@ static void *get_main(void *arg)
 	cr_expect_eq(strlen(value), 29, "Date: %s", value);
 	cr_expect_null(response_field(&r, "Connection", value, sizeof value));
 	/* kept alive: a second request on the same connection */
-	client_send(fd, "GET /again HTTP/1.1\r\nHost: a\r\n\r\n");
-	cr_assert_eq(read_response(&rd, &r, false), 0);
+	client_send(cl.fd, "GET /again HTTP/1.1\r\nHost: a\r\n\r\n");
+	cr_assert_eq(read_response(&cl.rd, &r, false), 0);
 	cr_expect_str_eq(r.body, "GET /again\n");
-	eddy_close(fd);
+	eddy_close(cl.fd);
 	harness_stop(h);
-	return NULL;
-}
-
-Test(net_http_server, a_get_is_answered_with_date_and_length_and_kept_alive)
-{
-	run_net(get_main);
 }
 
 /* ---- refusals ------------------------------------------------------------- */
@@ -260,15 +249,12 @@ Test(net_http_server, chunked_data_over_the_limit_is_413)
 
 /* ---- keep-alive, pipelining, closing ------------------------------------- */
 
-static void *pipelined_main(void *arg)
+LOOP_TEST(net_http_server, pipelined_requests_are_answered_in_order)
 {
-	(void)arg;
 	struct harness *h = serve(echo);
-	int fd = client_connect(h);
-	char buf[16384];
-	eddy_reader rd;
-	eddy_reader_init(&rd, fd, buf, sizeof buf);
-	client_send(fd, "GET /1 HTTP/1.1\r\n" HOST "\r\n"
+	struct client cl;
+	client_open(&cl, h);
+	client_send(cl.fd, "GET /1 HTTP/1.1\r\n" HOST "\r\n"
 			"POST /2 HTTP/1.1\r\n" HOST "Content-Length: 3\r\n\r\nabc"
 			"GET /3 HTTP/1.1\r\n" HOST "\r\n"
 			"POST /4 HTTP/1.1\r\n" HOST "Transfer-Encoding: chunked"
@@ -279,22 +265,15 @@ static void *pipelined_main(void *arg)
 					     "GET /5\n" };
 	for (int i = 0; i < 5; i++) {
 		struct response r;
-		cr_assert_eq(read_response(&rd, &r, false), 0);
+		cr_assert_eq(read_response(&cl.rd, &r, false), 0);
 		cr_expect_str_eq(r.body, want[i], "response %d", i + 1);
 	}
-	eddy_close(fd);
+	eddy_close(cl.fd);
 	harness_stop(h);
-	return NULL;
 }
 
-Test(net_http_server, pipelined_requests_are_answered_in_order)
+LOOP_TEST(net_http_server, http_1_0_closes_after_the_response)
 {
-	run_net(pipelined_main);
-}
-
-static void *http10_main(void *arg)
-{
-	(void)arg;
 	struct harness *h = serve(echo);
 	struct response r;
 	char value[64];
@@ -303,29 +282,16 @@ static void *http10_main(void *arg)
 	cr_expect_str_eq(response_field(&r, "Connection", value,
 					sizeof value), "close");
 	harness_stop(h);
-	return NULL;
 }
 
-Test(net_http_server, http_1_0_closes_after_the_response)
+LOOP_TEST(net_http_server, connection_close_closes_after_the_response)
 {
-	run_net(http10_main);
-}
-
-static void *conn_close_main(void *arg)
-{
-	(void)arg;
 	struct harness *h = serve(echo);
 	struct response r;
 	cr_expect(ask(h, "GET / HTTP/1.1\r\n" HOST "Connection: close\r\n\r\n",
 		      &r));
 	cr_expect_eq(r.status, 200);
 	harness_stop(h);
-	return NULL;
-}
-
-Test(net_http_server, connection_close_closes_after_the_response)
-{
-	run_net(conn_close_main);
 }
 
 /* ---- per-request contexts ------------------------------------------------- */
@@ -359,18 +325,16 @@ static void *context_main(void *arg)
 	struct harness *h = serve(remember);
 	/* what the starter sets afterwards is not the server's */
 	cr_assert_eq(eddy_var_set(seen, (void *)"later", NULL), 0);
-	int fd = client_connect(h);
-	char buf[16384];
-	eddy_reader rd;
-	eddy_reader_init(&rd, fd, buf, sizeof buf);
+	struct client cl;
+	client_open(&cl, h);
 	for (int i = 0; i < 3; i++) {
 		struct response r;
-		client_send(fd, "GET / HTTP/1.1\r\n" HOST "\r\n");
-		cr_assert_eq(read_response(&rd, &r, false), 0);
+		client_send(cl.fd, "GET / HTTP/1.1\r\n" HOST "\r\n");
+		cr_assert_eq(read_response(&cl.rd, &r, false), 0);
 		cr_expect_str_eq(r.body, "server", "request %d saw %s", i + 1,
 				 r.body);
 	}
-	eddy_close(fd);
+	eddy_close(cl.fd);
 	harness_stop(h);
 	return NULL;
 }
@@ -383,9 +347,8 @@ Test(net_http_server, a_kept_alive_connection_gives_each_request_a_fresh_context
 
 /* ---- bodies ----------------------------------------------------------------- */
 
-static void *chunked_body_main(void *arg)
+LOOP_TEST(net_http_server, a_chunked_request_body_is_decoded)
 {
-	(void)arg;
 	struct harness *h = serve(echo);
 	struct response r;
 	cr_expect(!ask(h, "POST /up HTTP/1.1\r\n" HOST
@@ -395,71 +358,47 @@ static void *chunked_body_main(void *arg)
 	cr_expect_eq(r.status, 200);
 	cr_expect_str_eq(r.body, "POST /up\nhello world");
 	harness_stop(h);
-	return NULL;
 }
 
-Test(net_http_server, a_chunked_request_body_is_decoded)
+LOOP_TEST(net_http_server, a_body_the_handler_did_not_read_is_skipped)
 {
-	run_net(chunked_body_main);
-}
-
-static void *unread_body_main(void *arg)
-{
-	(void)arg;
 	struct harness *h = serve(ignore_body);
-	int fd = client_connect(h);
-	char buf[16384];
-	eddy_reader rd;
-	eddy_reader_init(&rd, fd, buf, sizeof buf);
+	struct client cl;
+	client_open(&cl, h);
 	static char req[40000];
 	int n = snprintf(req, sizeof req, "POST / HTTP/1.1\r\n" HOST
 			 "Content-Length: 30000\r\n\r\n");
 	memset(req + n, 'b', 30000);
 	req[n + 30000] = '\0';
-	client_send(fd, req);
-	client_send(fd, "POST / HTTP/1.1\r\n" HOST "Transfer-Encoding: chunked"
+	client_send(cl.fd, req);
+	client_send(cl.fd, "POST / HTTP/1.1\r\n" HOST "Transfer-Encoding: chunked"
 			"\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
-	client_send(fd, "GET / HTTP/1.1\r\n" HOST "\r\n");
+	client_send(cl.fd, "GET / HTTP/1.1\r\n" HOST "\r\n");
 	for (int i = 0; i < 3; i++) {
 		struct response r;
-		cr_assert_eq(read_response(&rd, &r, false), 0);
+		cr_assert_eq(read_response(&cl.rd, &r, false), 0);
 		cr_expect_str_eq(r.body, "ignored\n");
 	}
-	eddy_close(fd);
+	eddy_close(cl.fd);
 	harness_stop(h);
-	return NULL;
 }
 
-Test(net_http_server, a_body_the_handler_did_not_read_is_skipped)
+LOOP_TEST(net_http_server, expect_100_continue_is_invited_at_the_first_read)
 {
-	run_net(unread_body_main);
-}
-
-static void *continue_main(void *arg)
-{
-	(void)arg;
 	struct harness *h = serve(echo);
-	int fd = client_connect(h);
-	char buf[16384];
-	eddy_reader rd;
-	eddy_reader_init(&rd, fd, buf, sizeof buf);
-	client_send(fd, "PUT /f HTTP/1.1\r\n" HOST "Content-Length: 4\r\n"
+	struct client cl;
+	client_open(&cl, h);
+	client_send(cl.fd, "PUT /f HTTP/1.1\r\n" HOST "Content-Length: 4\r\n"
 			"Expect: 100-continue\r\n\r\n");
 	struct response r;
-	cr_assert_eq(read_response(&rd, &r, false), 0);
+	cr_assert_eq(read_response(&cl.rd, &r, false), 0);
 	cr_expect_eq(r.status, 100);
-	client_send(fd, "data");
-	cr_assert_eq(read_response(&rd, &r, false), 0);
+	client_send(cl.fd, "data");
+	cr_assert_eq(read_response(&cl.rd, &r, false), 0);
 	cr_expect_eq(r.status, 200);
 	cr_expect_str_eq(r.body, "PUT /f\ndata");
-	eddy_close(fd);
+	eddy_close(cl.fd);
 	harness_stop(h);
-	return NULL;
-}
-
-Test(net_http_server, expect_100_continue_is_invited_at_the_first_read)
-{
-	run_net(continue_main);
 }
 
 /* ---- responses -------------------------------------------------------------- */
@@ -477,64 +416,46 @@ static int stream(eddy_http_req *req, eddy_http_resp *resp, void *arg)
 	return err;
 }
 
-static void *stream_main(void *arg)
+LOOP_TEST(net_http_server, a_streamed_response_is_chunked_and_head_gets_no_body)
 {
-	(void)arg;
 	struct harness *h = serve(stream);
-	int fd = client_connect(h);
-	char buf[16384];
-	eddy_reader rd;
-	eddy_reader_init(&rd, fd, buf, sizeof buf);
+	struct client cl;
+	client_open(&cl, h);
 	struct response r;
 	char value[64];
-	client_send(fd, "GET / HTTP/1.1\r\n" HOST "\r\n");
-	cr_assert_eq(read_response(&rd, &r, false), 0);
+	client_send(cl.fd, "GET / HTTP/1.1\r\n" HOST "\r\n");
+	cr_assert_eq(read_response(&cl.rd, &r, false), 0);
 	cr_expect_str_eq(response_field(&r, "Transfer-Encoding", value,
 					sizeof value), "chunked");
 	cr_expect_str_eq(r.body, "one,two,two,three");
 	/* HEAD: the head alone, and the connection still usable */
-	client_send(fd, "HEAD / HTTP/1.1\r\n" HOST "\r\n");
-	cr_assert_eq(read_response(&rd, &r, true), 0);
+	client_send(cl.fd, "HEAD / HTTP/1.1\r\n" HOST "\r\n");
+	cr_assert_eq(read_response(&cl.rd, &r, true), 0);
 	cr_expect_eq(r.status, 200);
-	client_send(fd, "GET / HTTP/1.1\r\n" HOST "\r\n");
-	cr_assert_eq(read_response(&rd, &r, false), 0);
+	client_send(cl.fd, "GET / HTTP/1.1\r\n" HOST "\r\n");
+	cr_assert_eq(read_response(&cl.rd, &r, false), 0);
 	cr_expect_str_eq(r.body, "one,two,two,three");
-	eddy_close(fd);
+	eddy_close(cl.fd);
 	harness_stop(h);
-	return NULL;
 }
 
-Test(net_http_server, a_streamed_response_is_chunked_and_head_gets_no_body)
+LOOP_TEST(net_http_server, a_head_response_has_the_length_and_no_body)
 {
-	run_net(stream_main);
-}
-
-static void *head_main(void *arg)
-{
-	(void)arg;
 	struct harness *h = serve(echo);
-	int fd = client_connect(h);
-	char buf[16384];
-	eddy_reader rd;
-	eddy_reader_init(&rd, fd, buf, sizeof buf);
+	struct client cl;
+	client_open(&cl, h);
 	struct response r;
 	char value[64];
-	client_send(fd, "HEAD /x HTTP/1.1\r\n" HOST "\r\n"
+	client_send(cl.fd, "HEAD /x HTTP/1.1\r\n" HOST "\r\n"
 			"GET /y HTTP/1.1\r\n" HOST "\r\n");
-	cr_assert_eq(read_response(&rd, &r, true), 0);
+	cr_assert_eq(read_response(&cl.rd, &r, true), 0);
 	cr_expect_str_eq(response_field(&r, "Content-Length", value,
 					sizeof value), "8");
-	cr_assert_eq(read_response(&rd, &r, false), 0);
+	cr_assert_eq(read_response(&cl.rd, &r, false), 0);
 	cr_expect_str_eq(r.body, "GET /y\n", "the HEAD sent a body: %s",
 			 r.body);
-	eddy_close(fd);
+	eddy_close(cl.fd);
 	harness_stop(h);
-	return NULL;
-}
-
-Test(net_http_server, a_head_response_has_the_length_and_no_body)
-{
-	run_net(head_main);
 }
 
 static int fail(eddy_http_req *req, eddy_http_resp *resp, void *arg)
@@ -546,21 +467,14 @@ static int fail(eddy_http_req *req, eddy_http_resp *resp, void *arg)
 	return -EIO;
 }
 
-static void *fail_main(void *arg)
+LOOP_TEST(net_http_server, a_handler_error_is_answered_500_without_its_half_response)
 {
-	(void)arg;
 	struct harness *h = serve(fail);
 	struct response r;
 	ask(h, "GET / HTTP/1.1\r\n" HOST "Connection: close\r\n\r\n", &r);
 	cr_expect_eq(r.status, 500);
 	cr_expect_str_eq(r.body, "Internal Server Error\n");
 	harness_stop(h);
-	return NULL;
-}
-
-Test(net_http_server, a_handler_error_is_answered_500_without_its_half_response)
-{
-	run_net(fail_main);
 }
 
 /* ---- timeouts --------------------------------------------------------------- */
@@ -584,9 +498,8 @@ static void *slow_reader(void *arg)
 	return NULL;
 }
 
-static void *slowloris_main(void *arg)
+LOOP_TEST(net_http_server, a_head_sent_slowly_is_cut_at_the_header_timeout)
 {
-	(void)arg;
 	static struct harness h;
 	harness_start(&h, &(eddy_http_opts){ .handler = echo,
 					     .header_timeout_ns = 200 * MS });
@@ -611,37 +524,22 @@ static void *slowloris_main(void *arg)
 	cr_expect(c.closed);
 	eddy_close(c.fd);
 	harness_stop(&h);
-	return NULL;
 }
 
-Test(net_http_server, a_head_sent_slowly_is_cut_at_the_header_timeout)
+LOOP_TEST(net_http_server, an_idle_kept_alive_connection_is_closed_silently)
 {
-	run_net(slowloris_main);
-}
-
-static void *idle_main(void *arg)
-{
-	(void)arg;
 	static struct harness h;
 	harness_start(&h, &(eddy_http_opts){ .handler = echo,
 					     .idle_timeout_ns = 50 * MS });
-	int fd = client_connect(&h);
-	char buf[4096];
-	eddy_reader rd;
-	eddy_reader_init(&rd, fd, buf, sizeof buf);
+	struct client cl;
+	client_open(&cl, &h);
 	struct response r;
-	client_send(fd, "GET / HTTP/1.1\r\n" HOST "\r\n");
-	cr_assert_eq(read_response(&rd, &r, false), 0);
+	client_send(cl.fd, "GET / HTTP/1.1\r\n" HOST "\r\n");
+	cr_assert_eq(read_response(&cl.rd, &r, false), 0);
 	/* then nothing: the server hangs up without a word */
-	cr_expect(closed_after(&rd));
-	eddy_close(fd);
+	cr_expect(closed_after(&cl.rd));
+	eddy_close(cl.fd);
 	harness_stop(&h);
-	return NULL;
-}
-
-Test(net_http_server, an_idle_kept_alive_connection_is_closed_silently)
-{
-	run_net(idle_main);
 }
 
 /* ---- a peer that resets ----------------------------------------------------- */
@@ -666,9 +564,8 @@ static int big(eddy_http_req *req, eddy_http_resp *resp, void *arg)
 	return 0;
 }
 
-static void *reset_main(void *arg)
+LOOP_TEST(net_http_server, a_peer_that_resets_mid_response_does_not_disturb_another)
 {
-	(void)arg;
 	big_failed = eddy_event_new();
 	cr_assert_not_null(big_failed);
 	struct harness *h = serve(big);
@@ -699,19 +596,12 @@ static void *reset_main(void *arg)
 	eddy_close(other);
 	harness_stop(h);
 	eddy_event_free(big_failed);
-	return NULL;
-}
-
-Test(net_http_server, a_peer_that_resets_mid_response_does_not_disturb_another)
-{
-	run_net(reset_main);
 }
 
 /* ---- HTTP/1.0 streaming, and a body never invited ----------------------- */
 
-static void *stream_http10_main(void *arg)
+LOOP_TEST(net_http_server, a_stream_to_an_http_1_0_client_ends_with_the_connection)
 {
-	(void)arg;
 	struct harness *h = serve(stream);
 	int fd = client_connect(h);
 	client_send(fd, "GET / HTTP/1.0\r\n\r\n");
@@ -731,17 +621,10 @@ static void *stream_http10_main(void *arg)
 	cr_expect_str_eq(body + 4, "one,two,two,three");
 	eddy_close(fd);
 	harness_stop(h);
-	return NULL;
 }
 
-Test(net_http_server, a_stream_to_an_http_1_0_client_ends_with_the_connection)
+LOOP_TEST(net_http_server, a_body_never_invited_closes_the_connection)
 {
-	run_net(stream_http10_main);
-}
-
-static void *uninvited_main(void *arg)
-{
-	(void)arg;
 	struct harness *h = serve(ignore_body);
 	struct response r;
 	char value[64];
@@ -753,10 +636,4 @@ static void *uninvited_main(void *arg)
 	cr_expect_str_eq(response_field(&r, "Connection", value,
 					sizeof value), "close");
 	harness_stop(h);
-	return NULL;
-}
-
-Test(net_http_server, a_body_never_invited_closes_the_connection)
-{
-	run_net(uninvited_main);
 }

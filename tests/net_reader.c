@@ -17,16 +17,20 @@
 #include <unistd.h>
 
 #include "eddy.h"
-#include "net_common.h" /* run_net, SHORT_NS, LONG_NS */
+#include "net_common.h" /* LOOP_TEST, SHORT_NS, LONG_NS */
 
 EDDY_SUITE(net_reader);
 
 static int sp[2]; /* sp[0] is read, sp[1] written */
 
-static void run_reader(eddy_fn fn)
+/* Each test's .init and .fini: the pair it reads and writes. */
+static void pair_open(void)
 {
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
-	run_net(fn);
+}
+
+static void pair_close(void)
+{
 	close(sp[0]);
 	if (sp[1] >= 0)
 		close(sp[1]);
@@ -68,9 +72,8 @@ static eddy_task *write_pieces(struct pieces *p)
 
 /* ---- read_exact -------------------------------------------------------- */
 
-static void *exact(void *arg)
+LOOP_TEST(net_reader, read_exact_gathers_n_bytes_across_reads, .init = pair_open, .fini = pair_close)
 {
-	(void)arg;
 	char buf[16], out[32] = { 0 };
 	eddy_reader r;
 	eddy_reader_init(&r, sp[0], buf, sizeof buf);
@@ -83,17 +86,10 @@ static void *exact(void *arg)
 	cr_assert_eq(eddy_reader_read_exact(&r, out, 5, LONG_NS), 5);
 	cr_assert_str_eq(out, "fghij");
 	cr_assert_eq(eddy_join(w, NULL), 0);
-	return NULL;
 }
 
-Test(net_reader, read_exact_gathers_n_bytes_across_reads)
+LOOP_TEST(net_reader, read_exact_larger_than_the_buffer, .init = pair_open, .fini = pair_close)
 {
-	run_reader(exact);
-}
-
-static void *exact_big(void *arg)
-{
-	(void)arg;
 	char buf[8], out[64] = { 0 };
 	eddy_reader r;
 	eddy_reader_init(&r, sp[0], buf, sizeof buf);
@@ -106,12 +102,6 @@ static void *exact_big(void *arg)
 	cr_assert_str_eq(out, "0123456789abcdefghijklmnopqrst");
 	eddy_reader_data(&r, &n);
 	cr_assert_eq(n, 0);
-	return NULL;
-}
-
-Test(net_reader, read_exact_larger_than_the_buffer)
-{
-	run_reader(exact_big);
 }
 
 /* Zero bytes need no destination and read nothing, even from a reader
@@ -123,9 +113,8 @@ Test(net_reader, read_exact_of_zero_bytes_takes_a_null_destination)
 	cr_assert_eq(eddy_reader_read_exact(&r, NULL, 0, 0), 0);
 }
 
-static void *exact_eof(void *arg)
+LOOP_TEST(net_reader, read_exact_cut_short_by_eof_is_epipe, .init = pair_open, .fini = pair_close)
 {
-	(void)arg;
 	char buf[16], out[16];
 	eddy_reader r;
 	eddy_reader_init(&r, sp[0], buf, sizeof buf);
@@ -134,35 +123,21 @@ static void *exact_eof(void *arg)
 	eddy_task *w = write_pieces(&p);
 	cr_assert_eq(eddy_reader_read_exact(&r, out, 5, LONG_NS), -EPIPE);
 	cr_assert_eq(eddy_join(w, NULL), 0);
-	return NULL;
 }
 
-Test(net_reader, read_exact_cut_short_by_eof_is_epipe)
+LOOP_TEST(net_reader, read_exact_times_out, .init = pair_open, .fini = pair_close)
 {
-	run_reader(exact_eof);
-}
-
-static void *exact_timeout(void *arg)
-{
-	(void)arg;
 	char buf[16], out[16];
 	eddy_reader r;
 	eddy_reader_init(&r, sp[0], buf, sizeof buf);
 	put("ab");
 	cr_assert_eq(eddy_reader_read_exact(&r, out, 5, SHORT_NS), -ETIMEDOUT);
-	return NULL;
-}
-
-Test(net_reader, read_exact_times_out)
-{
-	run_reader(exact_timeout);
 }
 
 /* ---- read_until -------------------------------------------------------- */
 
-static void *until_split(void *arg)
+LOOP_TEST(net_reader, read_until_finds_a_delimiter_split_across_reads, .init = pair_open, .fini = pair_close)
 {
-	(void)arg;
 	char buf[64];
 	const char *line;
 	eddy_reader r;
@@ -181,17 +156,10 @@ static void *until_split(void *arg)
 	n = eddy_reader_read_until(&r, "\r\n", 2, 0, &line, LONG_NS);
 	cr_assert_eq(n, 2);
 	cr_assert_eq(eddy_join(w, NULL), 0);
-	return NULL;
 }
 
-Test(net_reader, read_until_finds_a_delimiter_split_across_reads)
+LOOP_TEST(net_reader, read_until_returns_buffered_records_in_order, .init = pair_open, .fini = pair_close)
 {
-	run_reader(until_split);
-}
-
-static void *until_buffered(void *arg)
-{
-	(void)arg;
 	char buf[64];
 	const char *line;
 	size_t left;
@@ -205,17 +173,10 @@ static void *until_buffered(void *arg)
 	const char *rest = eddy_reader_data(&r, &left);
 	cr_assert_eq(left, 3);
 	cr_assert_eq(memcmp(rest, "thr", 3), 0);
-	return NULL;
 }
 
-Test(net_reader, read_until_returns_buffered_records_in_order)
+LOOP_TEST(net_reader, read_until_past_the_limit_is_emsgsize_and_consumes_nothing, .init = pair_open, .fini = pair_close)
 {
-	run_reader(until_buffered);
-}
-
-static void *until_limit(void *arg)
-{
-	(void)arg;
 	char buf[64];
 	const char *line;
 	size_t left;
@@ -234,17 +195,10 @@ static void *until_limit(void *arg)
 	put("abcdefghijklmnop");
 	cr_assert_eq(eddy_reader_read_until(&r, "\n", 1, 10, &line, LONG_NS),
 		     -EMSGSIZE);
-	return NULL;
 }
 
-Test(net_reader, read_until_past_the_limit_is_emsgsize_and_consumes_nothing)
+LOOP_TEST(net_reader, read_until_longer_than_the_buffer_is_emsgsize, .init = pair_open, .fini = pair_close)
 {
-	run_reader(until_limit);
-}
-
-static void *until_full(void *arg)
-{
-	(void)arg;
 	char buf[8];
 	const char *line;
 	eddy_reader r;
@@ -253,17 +207,10 @@ static void *until_full(void *arg)
 	/* a limit above the buffer's size is the buffer's size */
 	cr_assert_eq(eddy_reader_read_until(&r, "\n", 1, 100, &line, LONG_NS),
 		     -EMSGSIZE);
-	return NULL;
 }
 
-Test(net_reader, read_until_longer_than_the_buffer_is_emsgsize)
+LOOP_TEST(net_reader, read_until_cut_short_by_eof_is_epipe, .init = pair_open, .fini = pair_close)
 {
-	run_reader(until_full);
-}
-
-static void *until_eof(void *arg)
-{
-	(void)arg;
 	char buf[64];
 	const char *line;
 	eddy_reader r;
@@ -274,17 +221,10 @@ static void *until_eof(void *arg)
 	cr_assert_eq(eddy_reader_read_until(&r, "\n", 1, 0, &line, LONG_NS),
 		     -EPIPE);
 	cr_assert_eq(eddy_join(w, NULL), 0);
-	return NULL;
 }
 
-Test(net_reader, read_until_cut_short_by_eof_is_epipe)
+LOOP_TEST(net_reader, read_until_times_out, .init = pair_open, .fini = pair_close)
 {
-	run_reader(until_eof);
-}
-
-static void *until_timeout(void *arg)
-{
-	(void)arg;
 	char buf[64];
 	const char *line;
 	eddy_reader r;
@@ -292,12 +232,6 @@ static void *until_timeout(void *arg)
 	put("partial");
 	cr_assert_eq(eddy_reader_read_until(&r, "\n", 1, 0, &line, SHORT_NS),
 		     -ETIMEDOUT);
-	return NULL;
-}
-
-Test(net_reader, read_until_times_out)
-{
-	run_reader(until_timeout);
 }
 
 Test(net_reader, read_until_refuses_an_empty_delimiter)
@@ -311,9 +245,8 @@ Test(net_reader, read_until_refuses_an_empty_delimiter)
 
 /* ---- fill, data, consume ----------------------------------------------- */
 
-static void *fill_eof(void *arg)
+LOOP_TEST(net_reader, fill_at_eof_returns_0_and_keeps_what_was_read, .init = pair_open, .fini = pair_close)
 {
-	(void)arg;
 	char buf[16];
 	size_t n;
 	eddy_reader r;
@@ -326,32 +259,18 @@ static void *fill_eof(void *arg)
 	const char *d = eddy_reader_data(&r, &n);
 	cr_assert_eq(n, 2);
 	cr_assert_eq(memcmp(d, "xy", 2), 0);
-	return NULL;
 }
 
-Test(net_reader, fill_at_eof_returns_0_and_keeps_what_was_read)
+LOOP_TEST(net_reader, fill_times_out, .init = pair_open, .fini = pair_close)
 {
-	run_reader(fill_eof);
-}
-
-static void *fill_timeout(void *arg)
-{
-	(void)arg;
 	char buf[16];
 	eddy_reader r;
 	eddy_reader_init(&r, sp[0], buf, sizeof buf);
 	cr_assert_eq(eddy_reader_fill(&r, SHORT_NS), -ETIMEDOUT);
-	return NULL;
 }
 
-Test(net_reader, fill_times_out)
+LOOP_TEST(net_reader, fill_of_a_full_buffer_is_enobufs_until_bytes_are_consumed, .init = pair_open, .fini = pair_close)
 {
-	run_reader(fill_timeout);
-}
-
-static void *fill_full(void *arg)
-{
-	(void)arg;
 	char buf[8];
 	size_t n;
 	eddy_reader r;
@@ -366,12 +285,6 @@ static void *fill_full(void *arg)
 	cr_assert_eq(n, 4);
 	cr_assert_eq(memcmp(d, "6789", 4), 0);
 	cr_assert_eq(d, buf);
-	return NULL;
-}
-
-Test(net_reader, fill_of_a_full_buffer_is_enobufs_until_bytes_are_consumed)
-{
-	run_reader(fill_full);
 }
 
 Test(net_reader, consume_stops_at_what_is_buffered)

@@ -25,28 +25,14 @@ static void by_name_within(uint64_t timeout_ns)
 	close(lfd);
 }
 
-static void *by_name(void *arg)
+LOOP_TEST(net_resolve, connect_resolves_a_name_on_the_worker_pool)
 {
-	(void)arg;
 	by_name_within(LONG_NS);
-	return NULL;
 }
 
-Test(net_resolve, connect_resolves_a_name_on_the_worker_pool)
+LOOP_TEST(net_resolve, connect_resolves_a_name_without_a_timeout)
 {
-	run_net(by_name);
-}
-
-static void *by_name_no_timeout(void *arg)
-{
-	(void)arg;
 	by_name_within(0);
-	return NULL;
-}
-
-Test(net_resolve, connect_resolves_a_name_without_a_timeout)
-{
-	run_net(by_name_no_timeout);
 }
 
 /*
@@ -55,9 +41,8 @@ Test(net_resolve, connect_resolves_a_name_without_a_timeout)
  * and the lookup's memory is freed by the last of the task and the
  * worker to leave it (ASan's leak check runs after the test).
  */
-static void *lookup_races_deadline(void *arg)
+LOOP_TEST(net_resolve, connect_by_name_with_a_tiny_timeout_times_out_or_connects)
 {
-	(void)arg;
 	int port;
 	int lfd = listener(NULL, &port);
 	for (uint64_t us = 1; us <= 64; us *= 2) {
@@ -68,12 +53,6 @@ static void *lookup_races_deadline(void *arg)
 			close(fd);
 	}
 	close(lfd);
-	return NULL;
-}
-
-Test(net_resolve, connect_by_name_with_a_tiny_timeout_times_out_or_connects)
-{
-	run_net(lookup_races_deadline);
 }
 
 static void *connect_localhost(void *arg)
@@ -82,9 +61,8 @@ static void *connect_localhost(void *arg)
 	return V(eddy_tcp_connect("localhost", "1", LONG_NS));
 }
 
-static void *cancel_during_lookup(void *arg)
+LOOP_TEST(net_resolve, connect_cancelled_during_the_lookup_is_ecanceled)
 {
-	(void)arg;
 	eddy_task *t = eddy_spawn(connect_localhost, NULL);
 	cr_assert_not_null(t);
 	/* t waits on the race of its lookup and its timeout, whose tasks
@@ -95,12 +73,6 @@ static void *cancel_during_lookup(void *arg)
 	void *r;
 	cr_assert_eq(eddy_join(t, &r), 0);
 	cr_assert_eq(N(r), -ECANCELED);
-	return NULL;
-}
-
-Test(net_resolve, connect_cancelled_during_the_lookup_is_ecanceled)
-{
-	run_net(cancel_during_lookup);
 }
 
 /*

@@ -16,9 +16,8 @@ EDDY_SUITE(net_tcp);
 
 /* ---- listen and accept ------------------------------------------------- */
 
-static void *listen_ipv4(void *arg)
+LOOP_TEST(net_tcp, listen_on_ipv4_loopback_accepts_with_the_peer_address)
 {
-	(void)arg;
 	int port, c[2];
 	int lfd = listener("127.0.0.1", &port);
 	struct sockaddr_storage peer;
@@ -35,12 +34,6 @@ static void *listen_ipv4(void *arg)
 	assert_talks(c);
 	close_pair(c);
 	close(lfd);
-	return NULL;
-}
-
-Test(net_tcp, listen_on_ipv4_loopback_accepts_with_the_peer_address)
-{
-	run_net(listen_ipv4);
 }
 
 static void *listen_ipv6(void *arg)
@@ -62,9 +55,8 @@ Test(net_tcp, listen_on_ipv6_loopback)
 	run_net(listen_ipv6);
 }
 
-static void *listen_any_dual(void *arg)
+LOOP_TEST(net_tcp, listen_on_every_address_takes_ipv4_and_ipv6)
 {
-	(void)arg;
 	int port, c[2];
 	int lfd = listener(NULL, &port);
 	connected_pair(lfd, "127.0.0.1", port, c);
@@ -76,12 +68,6 @@ static void *listen_any_dual(void *arg)
 		close_pair(c);
 	}
 	close(lfd);
-	return NULL;
-}
-
-Test(net_tcp, listen_on_every_address_takes_ipv4_and_ipv6)
-{
-	run_net(listen_any_dual);
 }
 
 static void *v6only_refuses_v4(void *arg)
@@ -124,20 +110,13 @@ Test(net_tcp, reuseport_lets_two_listeners_share_a_port)
 	run_net(reuseport);
 }
 
-static void *port_in_use(void *arg)
+LOOP_TEST(net_tcp, listening_on_a_port_in_use_is_eaddrinuse)
 {
-	(void)arg;
 	int port;
 	int a = listener("127.0.0.1", &port);
 	cr_assert_eq(eddy_tcp_listen("127.0.0.1", port_str(port), NULL),
 		     -EADDRINUSE);
 	close(a);
-	return NULL;
-}
-
-Test(net_tcp, listening_on_a_port_in_use_is_eaddrinuse)
-{
-	run_net(port_in_use);
 }
 
 Test(net_tcp, bad_arguments_are_einval)
@@ -164,9 +143,8 @@ static void *accept_on(void *arg)
 	return V(eddy_tcp_accept((int)N(arg), NULL, NULL));
 }
 
-static void *cancelled_accept(void *arg)
+LOOP_TEST(net_tcp, accept_cancelled_while_waiting_is_ecanceled)
 {
-	(void)arg;
 	int port;
 	int lfd = listener("127.0.0.1", &port);
 	eddy_task *t = eddy_spawn(accept_on, V(lfd));
@@ -177,19 +155,12 @@ static void *cancelled_accept(void *arg)
 	cr_assert_eq(eddy_join(t, &r), 0);
 	cr_assert_eq(N(r), -ECANCELED);
 	close(lfd);
-	return NULL;
-}
-
-Test(net_tcp, accept_cancelled_while_waiting_is_ecanceled)
-{
-	run_net(cancelled_accept);
 }
 
 /* The server's listeners are non-blocking (it drains them with accept4):
  * eddy_tcp_accept on one still waits for a connection, on both backends. */
-static void *nonblocking_listener(void *arg)
+LOOP_TEST(net_tcp, accept_on_a_nonblocking_listener_waits_for_a_connection)
 {
-	(void)arg;
 	int port;
 	int lfd = listener("127.0.0.1", &port);
 	cr_assert_eq(fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK), 0);
@@ -206,12 +177,6 @@ static void *nonblocking_listener(void *arg)
 	assert_talks(c);
 	close_pair(c);
 	close(lfd);
-	return NULL;
-}
-
-Test(net_tcp, accept_on_a_nonblocking_listener_waits_for_a_connection)
-{
-	run_net(nonblocking_listener);
 }
 
 /* ---- connect ------------------------------------------------------------ */
@@ -277,18 +242,11 @@ static void close_backlog(struct full_backlog *b)
 	close(b->lfd);
 }
 
-static void *times_out(void *arg)
+LOOP_TEST(net_tcp, connect_to_a_full_backlog_times_out)
 {
-	(void)arg;
 	struct full_backlog b;
 	fill_backlog(&b);
 	close_backlog(&b);
-	return NULL;
-}
-
-Test(net_tcp, connect_to_a_full_backlog_times_out)
-{
-	run_net(times_out);
 }
 
 static void *connect_to(void *arg)
@@ -299,9 +257,8 @@ static void *connect_to(void *arg)
 
 /* A connect cancelled while its SYN waits on a full backlog closes the
  * socket it made. */
-static void *cancelled_mid_connect(void *arg)
+LOOP_TEST(net_tcp, connect_cancelled_while_connecting_closes_its_socket)
 {
-	(void)arg;
 	struct full_backlog b;
 	fill_backlog(&b);
 	int before = open_fds();
@@ -314,32 +271,18 @@ static void *cancelled_mid_connect(void *arg)
 	cr_assert_eq(N(got), -ECANCELED);
 	cr_assert_eq(open_fds(), before, "the cancelled connect leaked");
 	close_backlog(&b);
-	return NULL;
 }
 
-Test(net_tcp, connect_cancelled_while_connecting_closes_its_socket)
+LOOP_TEST(net_tcp, connect_in_a_cancelled_task_is_ecanceled)
 {
-	run_net(cancelled_mid_connect);
-}
-
-static void *cancelled_connect(void *arg)
-{
-	(void)arg;
 	eddy_cancel(eddy_self());
 	cr_assert_eq(eddy_tcp_connect("localhost", "1", LONG_NS), -ECANCELED);
-	return NULL;
-}
-
-Test(net_tcp, connect_in_a_cancelled_task_is_ecanceled)
-{
-	run_net(cancelled_connect);
 }
 
 /* ---- options and the ends of a connection ------------------------------ */
 
-static void *nodelay(void *arg)
+LOOP_TEST(net_tcp, nodelay_switches_tcp_nodelay)
 {
-	(void)arg;
 	int port, c[2], on = -1;
 	socklen_t len = sizeof on;
 	int lfd = listener("127.0.0.1", &port);
@@ -353,17 +296,10 @@ static void *nodelay(void *arg)
 	cr_assert_eq(eddy_tcp_nodelay(-1, 1), -EBADF);
 	close_pair(c);
 	close(lfd);
-	return NULL;
 }
 
-Test(net_tcp, nodelay_switches_tcp_nodelay)
+LOOP_TEST(net_tcp, shutdown_of_writing_gives_the_peer_eof_and_keeps_reading)
 {
-	run_net(nodelay);
-}
-
-static void *half_close(void *arg)
-{
-	(void)arg;
 	int port, c[2];
 	char b[4];
 	int lfd = listener("127.0.0.1", &port);
@@ -376,12 +312,6 @@ static void *half_close(void *arg)
 	cr_assert_eq(eddy_tcp_shutdown(-1, SHUT_WR), -EBADF);
 	close_pair(c);
 	close(lfd);
-	return NULL;
-}
-
-Test(net_tcp, shutdown_of_writing_gives_the_peer_eof_and_keeps_reading)
-{
-	run_net(half_close);
 }
 
 /* The peer of a graceful close: reads everything, answers, then closes. */
@@ -400,9 +330,8 @@ static void *peer_reads_then_closes(void *arg)
 	return V(total);
 }
 
-static void *graceful_close(void *arg)
+LOOP_TEST(net_tcp, graceful_close_delivers_everything_and_waits_for_the_peer)
 {
-	(void)arg;
 	int port, c[2];
 	static char big[300000];
 	int lfd = listener("127.0.0.1", &port);
@@ -416,17 +345,10 @@ static void *graceful_close(void *arg)
 	cr_assert_eq(eddy_join(peer, &total), 0);
 	cr_assert_eq(N(total), (long)sizeof big);
 	close(lfd);
-	return NULL;
 }
 
-Test(net_tcp, graceful_close_delivers_everything_and_waits_for_the_peer)
+LOOP_TEST(net_tcp, close_whose_peer_stays_open_times_out_and_still_closes)
 {
-	run_net(graceful_close);
-}
-
-static void *linger_runs_out(void *arg)
-{
-	(void)arg;
 	int port, c[2];
 	int lfd = listener("127.0.0.1", &port);
 	connected_pair(lfd, "127.0.0.1", port, c);
@@ -437,17 +359,10 @@ static void *linger_runs_out(void *arg)
 	cr_assert_eq(eddy_recv(c[1], &b, 1, 0), 0);
 	close(c[1]);
 	close(lfd);
-	return NULL;
 }
 
-Test(net_tcp, close_whose_peer_stays_open_times_out_and_still_closes)
+LOOP_TEST(net_tcp, close_without_linger_does_not_wait)
 {
-	run_net(linger_runs_out);
-}
-
-static void *close_no_linger(void *arg)
-{
-	(void)arg;
 	int port, c[2];
 	char b;
 	int lfd = listener("127.0.0.1", &port);
@@ -456,19 +371,12 @@ static void *close_no_linger(void *arg)
 	cr_assert_eq(eddy_recv(c[1], &b, 1, 0), 0);
 	close(c[1]);
 	close(lfd);
-	return NULL;
-}
-
-Test(net_tcp, close_without_linger_does_not_wait)
-{
-	run_net(close_no_linger);
 }
 
 /* A cancelled task's graceful close gives up waiting for the peer, and
  * still closes: the peer reads EOF. */
-static void *close_cancelled(void *arg)
+LOOP_TEST(net_tcp, close_in_a_cancelled_task_still_closes)
 {
-	(void)arg;
 	int port, c[2];
 	char b;
 	int lfd = listener("127.0.0.1", &port);
@@ -479,10 +387,4 @@ static void *close_cancelled(void *arg)
 	cr_assert_eq(recv(c[1], &b, 1, 0), 0);
 	close(c[1]);
 	close(lfd);
-	return NULL;
-}
-
-Test(net_tcp, close_in_a_cancelled_task_still_closes)
-{
-	run_net(close_cancelled);
 }

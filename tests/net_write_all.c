@@ -78,16 +78,9 @@ static ssize_t write_whole(int fd, char *p)
 	return eddy_write_all(fd, p, BIG, LONG_NS);
 }
 
-static void *short_writes(void *arg)
+LOOP_TEST(net_write_all, write_all_sends_everything_through_short_writes)
 {
-	(void)arg;
 	send_big(write_whole);
-	return NULL;
-}
-
-Test(net_write_all, write_all_sends_everything_through_short_writes)
-{
-	run_net(short_writes);
 }
 
 /* Small and large pieces, and empty ones, back to back. */
@@ -107,21 +100,13 @@ static ssize_t write_pieces(int fd, char *p)
 	return eddy_writev_all(fd, iov, n, LONG_NS);
 }
 
-static void *vector(void *arg)
+LOOP_TEST(net_write_all, writev_all_sends_every_buffer_in_order)
 {
-	(void)arg;
 	send_big(write_pieces);
-	return NULL;
 }
 
-Test(net_write_all, writev_all_sends_every_buffer_in_order)
+LOOP_TEST(net_write_all, write_all_to_a_peer_that_does_not_read_times_out)
 {
-	run_net(vector);
-}
-
-static void *write_timeout(void *arg)
-{
-	(void)arg;
 	int port, c[2];
 	int lfd = listener("127.0.0.1", &port);
 	connected_pair(lfd, "127.0.0.1", port, c);
@@ -132,17 +117,10 @@ static void *write_timeout(void *arg)
 	free(p);
 	close_pair(c);
 	close(lfd);
-	return NULL;
 }
 
-Test(net_write_all, write_all_to_a_peer_that_does_not_read_times_out)
+LOOP_TEST(net_write_all, write_all_to_a_closed_peer_is_an_error_not_sigpipe)
 {
-	run_net(write_timeout);
-}
-
-static void *closed_peer(void *arg)
-{
-	(void)arg;
 	int port, c[2];
 	int lfd = listener("127.0.0.1", &port);
 	connected_pair(lfd, "127.0.0.1", port, c);
@@ -156,17 +134,10 @@ static void *closed_peer(void *arg)
 	cr_assert(r == -EPIPE || r == -ECONNRESET, "%s", eddy_strerror(r));
 	close(c[0]);
 	close(lfd);
-	return NULL;
 }
 
-Test(net_write_all, write_all_to_a_closed_peer_is_an_error_not_sigpipe)
+LOOP_TEST(net_write_all, write_all_writes_to_descriptors_that_are_not_sockets)
 {
-	run_net(closed_peer);
-}
-
-static void *to_a_pipe(void *arg)
-{
-	(void)arg;
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
 	struct iovec iov[2] = { { "ab", 2 }, { "cde", 3 } };
@@ -177,19 +148,12 @@ static void *to_a_pipe(void *arg)
 	cr_assert_str_eq(buf, "xyzabcde");
 	close(p[0]);
 	close(p[1]);
-	return NULL;
-}
-
-Test(net_write_all, write_all_writes_to_descriptors_that_are_not_sockets)
-{
-	run_net(to_a_pipe);
 }
 
 /* An empty buffer may have no address (an empty body between a head and
  * a trailer): it is skipped, wherever it stands. */
-static void *null_empty_buffers(void *arg)
+LOOP_TEST(net_write_all, writev_all_skips_empty_buffers_without_an_address)
 {
-	(void)arg;
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
 	struct iovec iov[4] = { { NULL, 0 }, { "ab", 2 }, { NULL, 0 },
@@ -200,10 +164,4 @@ static void *null_empty_buffers(void *arg)
 	cr_assert_str_eq(buf, "abcd");
 	close(p[0]);
 	close(p[1]);
-	return NULL;
-}
-
-Test(net_write_all, writev_all_skips_empty_buffers_without_an_address)
-{
-	run_net(null_empty_buffers);
 }
