@@ -779,7 +779,6 @@ static void epoll_backend_fini(eddy_loop *loop)
 
 const struct backend eddy_backend_epoll = {
 	.kind = EDDY_BACKEND_EPOLL,
-	.links_timeouts = false,
 	.init = epoll_backend_init,
 	.fini = epoll_backend_fini,
 	.start = epoll_backend_start,

@@ -30,12 +30,10 @@ void io_complete(eddy_loop *loop, struct io_op *op, long res)
 		return;
 	}
 	loop->io_pending--;
-	/* the kernel cancelled it: for eddy_cancel or a loop timer (the
-	 * reason was kept), or because its linked timeout expired */
+	/* the kernel cancelled it: for eddy_cancel or its timeout, whose
+	 * reason was kept */
 	if (res == -ECANCELED && op->cancelling)
 		res = op->end_reason;
-	else if (res == -ECANCELED && op->timeout_ns)
-		res = -ETIMEDOUT;
 	loop_wake(loop, &op->wait, res);
 }
 
@@ -49,9 +47,7 @@ static long io_run(struct io_op *op)
 	op->wait.kind = WAIT_IO;
 	loop->io_pending++;
 	loop->be->start(loop, op);
-	long r = loop->be->links_timeouts
-			 ? loop_suspend(&op->wait)
-			 : loop_suspend_timed(&op->wait, op->timeout_ns);
+	long r = loop_suspend_timed(&op->wait, op->timeout_ns);
 	TRACE(io, op, r);
 	return r;
 }

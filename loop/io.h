@@ -43,15 +43,11 @@ struct io_op {
 	int flags;             /* recv/send/accept/openat flags, poll events */
 	socklen_t *addrlen;    /* accept */
 	mode_t mode;           /* openat */
-	uint64_t timeout_ns;   /* 0: none */
-	union {                /* an op meets one backend */
-		/* io_uring: the timeout, for its linked timeout */
-		struct __kernel_timespec ts;
-		/* epoll: room for the worker-pool job that makes a call
-		 * which may sleep on a disk (backend_epoll.c), so that
-		 * start() needs no allocation */
-		void *job[10];
-	};
+	uint64_t timeout_ns;   /* 0: none; a loop timer enforces it */
+	/* epoll: room for the worker-pool job that makes a call which may
+	 * sleep on a disk (backend_epoll.c), so that start() needs no
+	 * allocation */
+	void *job[10];
 	struct io_op *next;    /* a backend's list (epoll: an fd's waiters) */
 	bool cancelling;       /* the wait was ended early, for end_reason */
 	long end_reason;       /* -ECANCELED, or -ETIMEDOUT from a loop timer */
@@ -63,9 +59,6 @@ struct io_op {
 /* A kernel interface: one file each, backend_uring.c and backend_epoll.c. */
 struct backend {
 	enum eddy_backend kind;
-	/* Whether start() enforces op->timeout_ns itself (io_uring's linked
-	 * timeouts); otherwise the loop's timers end the wait. */
-	bool links_timeouts;
 	/* 0, or a negative errno saying why this kernel interface is unusable. */
 	int (*init)(eddy_loop *loop);
 	void (*fini)(eddy_loop *loop);

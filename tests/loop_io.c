@@ -771,7 +771,7 @@ Test(loop_io, a_full_submission_queue_is_submitted_and_retried)
 	run_on_a_small_ring(0);
 }
 
-Test(loop_io, a_full_submission_queue_takes_linked_timeouts_too)
+Test(loop_io, a_full_submission_queue_takes_timed_operations_too)
 {
 	run_on_a_small_ring(HOUR_NS);
 }
