@@ -47,11 +47,17 @@ static long io_run(struct io_op *op)
 		return err;
 	op->wait.end = io_end;
 	op->wait.kind = WAIT_IO;
+	/* The loop's timer, when the backend does not link one, is armed
+	 * before the operation starts: a started operation cannot be taken
+	 * back, and -ENOMEM after it would leave the backend holding op. */
+	struct eddy_timer timer;
+	if (loop_timer_arm(&timer, &op->wait,
+			   loop->be->links_timeouts ? 0 : op->timeout_ns))
+		return -ENOMEM;
 	loop->io_pending++;
 	loop->be->start(loop, op);
-	long r = loop->be->links_timeouts
-			 ? loop_suspend(&op->wait)
-			 : loop_suspend_timed(&op->wait, op->timeout_ns);
+	long r = loop_suspend(&op->wait);
+	loop_timer_disarm(&timer);
 	TRACE(io, op, r);
 	return r;
 }

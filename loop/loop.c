@@ -207,22 +207,33 @@ void loop_wake(eddy_loop *loop, struct eddy_wait *w, long result)
 	runq_push(loop, w->task);
 }
 
-long loop_suspend_timed(struct eddy_wait *w, uint64_t timeout_ns)
+int loop_timer_arm(struct eddy_timer *timer, struct eddy_wait *w,
+		   uint64_t timeout_ns)
 {
+	timer->index = TIMER_DISARMED;
 	if (!timeout_ns)
-		return loop_suspend(w);
+		return 0;
 	/* a timeout past the clock's range never fires; it must not wrap */
 	uint64_t now = loop_now_ns();
-	struct eddy_timer timer = {
-		.deadline = timeout_ns > UINT64_MAX - now ? UINT64_MAX
-							  : now + timeout_ns,
-		.wait = w,
-	};
-	if (timer_add(&eddy_loop_now->timers, &timer))
+	timer->deadline = timeout_ns > UINT64_MAX - now ? UINT64_MAX
+							: now + timeout_ns;
+	timer->wait = w;
+	return timer_add(&eddy_loop_now->timers, timer) ? -ENOMEM : 0;
+}
+
+void loop_timer_disarm(struct eddy_timer *timer)
+{
+	if (timer->index != TIMER_DISARMED)
+		timer_remove(&eddy_loop_now->timers, timer);
+}
+
+long loop_suspend_timed(struct eddy_wait *w, uint64_t timeout_ns)
+{
+	struct eddy_timer timer;
+	if (loop_timer_arm(&timer, w, timeout_ns))
 		return -ENOMEM;
 	long r = loop_suspend(w);
-	if (timer.index != TIMER_DISARMED)
-		timer_remove(&eddy_loop_now->timers, &timer);
+	loop_timer_disarm(&timer);
 	return r;
 }
 

@@ -177,7 +177,8 @@ int eddy_loop_call_soon(eddy_loop *loop, eddy_fn fn, void *arg);
  * Each suspends the calling task until the kernel completes the operation
  * and returns its result: a count or 0, or a negative errno.  Short reads
  * and writes are returned as they are.  The _timeout variants give up
- * after timeout_ns with -ETIMEDOUT (0 means no timeout).  Buffers must
+ * after timeout_ns with -ETIMEDOUT (0 means no timeout); -ENOMEM, with
+ * nothing done, when the loop cannot arm the timeout.  Buffers must
  * stay valid until the call returns, which it does only after the kernel
  * is done with them, even when cancelled.
  */

@@ -134,6 +134,17 @@ long loop_suspend(struct eddy_wait *w);
  * (0: never).  -ENOMEM when the timer cannot be armed. */
 long loop_suspend_timed(struct eddy_wait *w, uint64_t timeout_ns);
 
+/*
+ * The two halves of loop_suspend_timed, for a wait that must not begin
+ * unless its timeout is armed (an I/O operation, once started, cannot be
+ * taken back): arm timer, in the caller's frame, to end w with -ETIMEDOUT
+ * after timeout_ns (0: nothing is armed); 0, or -ENOMEM with nothing
+ * armed.  Disarm it when the wait is over, whether or not it fired.
+ */
+int loop_timer_arm(struct eddy_timer *timer, struct eddy_wait *w,
+		   uint64_t timeout_ns);
+void loop_timer_disarm(struct eddy_timer *timer);
+
 /* End w's wait with result: its task becomes runnable. */
 void loop_wake(eddy_loop *loop, struct eddy_wait *w, long result);
 
