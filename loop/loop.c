@@ -642,12 +642,17 @@ int eddy_loop_run(eddy_loop *loop, eddy_fn main, void *arg, void **result)
 		return -EBUSY;
 	eddy_loop_now = loop;
 	loop->running = true;
-	wake_arm(loop);
 	int err = 0;
+	/* Main first: a run that cannot start takes no call from the inbox
+	 * (its task would be freed unserved, and its caller never woken). */
 	eddy_task *main_task = loop_spawn(loop, main, arg, NULL);
 	if (!main_task) {
 		err = -ENOMEM;
 	} else {
+		/* the calls that came before the run go before main */
+		assert(loop->run_head == main_task);
+		wake_arm(loop);
+		runq_push(loop, runq_pop(loop));
 		err = run_rounds(loop);
 		if (!err)
 			err = eddy_task_collect(main_task, result);

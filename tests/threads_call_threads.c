@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "ctx/alloc.h"
 #include "eddy.h"
 #include "loop/wake.h" /* the inbox, to see a call arrive */
 #include "threads_common.h"
@@ -434,6 +435,47 @@ Test(threads_call, call_soon_between_runs_is_served_as_the_next_run_starts)
 		cr_assert_eq(ran_before_main, run,
 			     "run %d: it ran first, as it came first", run);
 	}
+	eddy_loop_free(loop);
+}
+
+/*
+ * A run that cannot start its main task (no memory) returns -ENOMEM and
+ * takes no call: one posted before it is neither lost nor leaked, and the
+ * next run serves it first.  The failure is moved along the run's
+ * allocations until it hits main's spawn (a call's own spawn failing is
+ * that call's end, and the run goes on); with the stacks set up, main's
+ * context is the run's first allocation.
+ */
+enum { RUN_ALLOCS_MAX = 64 };
+
+Test(threads_call, a_run_that_cannot_spawn_main_leaves_pending_calls_to_the_next_run,
+     .timeout = 60)
+{
+	eddy_loop *loop = new_loop(0);
+	int ran = -1;
+	/* warm up: the task layer's first spawn sets up its stacks */
+	cr_assert_eq(eddy_loop_run(loop, main_checks_soon_runs, &ran, NULL), 0);
+	int main_failed_at = 0;
+	for (int n = 1; n <= RUN_ALLOCS_MAX && !main_failed_at; n++) {
+		atomic_store(&soon_runs, 0);
+		cr_assert_eq(eddy_loop_call_soon(loop, count_soon, NULL), 0);
+		int ran_before_main = -1;
+		eddy_alloc_fail_nth(n);
+		int err = eddy_loop_run(loop, main_checks_soon_runs,
+					&ran_before_main, NULL);
+		eddy_alloc_fail_nth(0);
+		if (err != -ENOMEM)
+			continue;
+		main_failed_at = n;
+		cr_assert_eq(atomic_load(&soon_runs), 0,
+			     "a run that never started served a call");
+		cr_assert_eq(eddy_loop_run(loop, main_checks_soon_runs,
+					   &ran_before_main, NULL),
+			     0);
+		cr_assert_eq(ran_before_main, 1,
+			     "the call waited for the next run, and ran first");
+	}
+	cr_assert_neq(main_failed_at, 0);
 	eddy_loop_free(loop);
 }
 
