@@ -657,9 +657,14 @@ int eddy_loop_run(eddy_loop *loop, eddy_fn main, void *arg, void **result)
 		if (!err)
 			err = eddy_task_collect(main_task, result);
 	}
-	/* Tasks nobody joined are finished by now; their handles die here. */
-	while (loop->all)
+	/* Tasks nobody joined are finished by now, but for those -EDEADLK
+	 * gives up on, which must stop counting too; their handles die
+	 * here. */
+	while (loop->all) {
+		if (!sched_of(loop->all)->finished)
+			loop->unfinished--;
 		free_task(loop, loop->all);
+	}
 	loop->running = false;
 	eddy_loop_now = NULL;
 	return err;
