@@ -550,7 +550,7 @@ eddy_loop *eddy_loop_new(const eddy_loop_config *cfg)
 	int err = 0;
 	if (loop->cfg.default_policy > EDDY_MERGE ||
 	    loop->cfg.backend > EDDY_BACKEND_EPOLL ||
-	    loop->cfg.ring_entries > 32768)
+	    loop->cfg.ring_entries < 2 || loop->cfg.ring_entries > 32768)
 		err = -EINVAL;
 	else if (!(loop->wake = eddy_alloc(sizeof *loop->wake)))
 		err = -ENOMEM;

@@ -40,7 +40,9 @@ enum eddy_backend {
 
 /* Zeroed fields mean the defaults. */
 typedef struct eddy_loop_config {
-	unsigned ring_entries;           /* submission queue size; 256 */
+	unsigned ring_entries;           /* submission queue size, 2 to
+					    32768 (an operation with a
+					    timeout takes two); 256 */
 	enum eddy_policy default_policy; /* for eddy_spawn; EDDY_COPY */
 	size_t stack_size;               /* for tasks; EDDY_STACK_DEFAULT */
 	unsigned workers;                /* worker threads at most; 4 */

@@ -105,6 +105,20 @@ Test(loop_core, loop_new_with_a_bad_config_is_einval)
 	cr_assert_eq(errno, EINVAL);
 }
 
+/* An operation with a timeout takes two SQEs at once (io_uring's linked
+ * timeout): a ring of one could never take it, and the loop would spin. */
+Test(loop_core, loop_new_with_a_ring_of_one_entry_is_einval)
+{
+	eddy_loop_config one = { .ring_entries = 1 };
+	errno = 0;
+	cr_assert_null(eddy_loop_new(&one));
+	cr_assert_eq(errno, EINVAL);
+	eddy_loop_config two = { .ring_entries = 2 };
+	eddy_loop *loop = eddy_loop_new(&two);
+	cr_assert_not_null(loop);
+	eddy_loop_free(loop);
+}
+
 static void *runs_a_nested_loop(void *arg)
 {
 	(void)arg;
