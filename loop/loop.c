@@ -621,6 +621,8 @@ static int run_rounds(eddy_loop *loop)
 		bool idle = !loop->run_head;
 		if (idle && !first && !loop->io_pending && !loop->jobs_pending &&
 		    !atomic_load_explicit(&loop->wake->called_in,
+					  memory_order_relaxed) &&
+		    !atomic_load_explicit(&loop->wake->inbox,
 					  memory_order_relaxed)) {
 			if (!break_deadlock(loop))
 				return -EDEADLK;

@@ -703,6 +703,46 @@ Test(threads_call, a_loop_called_into_waits_for_more_calls_rather_than_cancel_it
 	cr_assert_eq(l.wait_err, 0);
 }
 
+/*
+ * A call_soon from the loop's own thread is no foreign thread's call: the
+ * loop delivers it rather than cancel the task waiting for what it does,
+ * and afterwards still breaks a real deadlock (a wait nothing can end is
+ * -ECANCELED, where a loop that stood down would wait forever).
+ */
+static void *sets_event(void *arg);
+
+struct own_soon {
+	eddy_event *set_by_soon, *never_set;
+	int soon_err, first_wait, second_wait;
+};
+
+static void *waits_for_its_own_call_soon(void *arg)
+{
+	struct own_soon *o = arg;
+	o->soon_err = eddy_loop_call_soon(eddy_loop_current(), sets_event,
+					  o->set_by_soon);
+	o->first_wait = eddy_event_wait(o->set_by_soon);
+	o->second_wait = eddy_event_wait(o->never_set);
+	return NULL;
+}
+
+Test(threads_call, a_call_soon_from_the_loops_thread_leaves_the_deadlock_breaker_on,
+     .timeout = 60)
+{
+	struct own_soon o = { 0 };
+	cr_assert_not_null(o.set_by_soon = eddy_event_new());
+	cr_assert_not_null(o.never_set = eddy_event_new());
+	eddy_loop *loop = new_loop(0);
+	cr_assert_eq(eddy_loop_run(loop, waits_for_its_own_call_soon, &o, NULL),
+		     0);
+	eddy_loop_free(loop);
+	eddy_event_free(o.set_by_soon);
+	eddy_event_free(o.never_set);
+	cr_assert_eq(o.soon_err, 0);
+	cr_assert_eq(o.first_wait, 0, "the call was delivered, not cancelled");
+	cr_assert_eq(o.second_wait, -ECANCELED);
+}
+
 /* ---- misuse ------------------------------------------------------------ */
 
 struct own {
