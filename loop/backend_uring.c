@@ -220,9 +220,10 @@ static void uring_start(eddy_loop *loop, struct io_op *op)
 	/* An absolute deadline on the monotonic clock, fixed at the first
 	 * start: an operation restarted after -EINTR keeps its deadline
 	 * instead of waiting its whole timeout again.  The kernel reads the
-	 * timespec at submission, while op is alive. */
+	 * timespec at submission, while op is alive.  (One past the clock's
+	 * range saturates: the kernel takes it as never.) */
 	if (!op->ts.tv_sec && !op->ts.tv_nsec) {
-		uint64_t deadline = loop_now_ns() + op->timeout_ns;
+		uint64_t deadline = loop_deadline(op->timeout_ns);
 		op->ts.tv_sec = (long long)(deadline / 1000000000u);
 		op->ts.tv_nsec = (long long)(deadline % 1000000000u);
 	}

@@ -54,6 +54,12 @@ uint64_t loop_coarse_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t loop_deadline(uint64_t timeout_ns)
+{
+	uint64_t now = loop_now_ns();
+	return timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+}
+
 /* ---- the run queue and the task list ----------------------------------- */
 
 static void runq_push(eddy_loop *loop, eddy_task *t)
@@ -213,10 +219,7 @@ int loop_timer_arm(struct eddy_timer *timer, struct eddy_wait *w,
 	timer->index = TIMER_DISARMED;
 	if (!timeout_ns)
 		return 0;
-	/* a timeout past the clock's range never fires; it must not wrap */
-	uint64_t now = loop_now_ns();
-	timer->deadline = timeout_ns > UINT64_MAX - now ? UINT64_MAX
-							: now + timeout_ns;
+	timer->deadline = loop_deadline(timeout_ns);
 	timer->wait = w;
 	return timer_add(&eddy_loop_now->timers, timer) ? -ENOMEM : 0;
 }

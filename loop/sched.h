@@ -158,6 +158,9 @@ int loop_enter_wait(eddy_loop **loop);
 uint64_t loop_now_ns(void);
 /* The same, to the kernel's tick (a few ms), for a few nanoseconds. */
 uint64_t loop_coarse_ns(void);
+/* The deadline timeout_ns from now; UINT64_MAX, which never comes, for a
+ * timeout past the clock's range (it must not wrap into the past). */
+uint64_t loop_deadline(uint64_t timeout_ns);
 
 /* The loop's worker pool, started on first use: 0 or -errno. */
 int loop_pool_start(eddy_loop *loop);

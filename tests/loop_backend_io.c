@@ -481,6 +481,43 @@ BACKEND_TEST(an_fd_number_reused_after_a_timed_out_read_works)
 }
 
 /*
+ * A timeout past the clock's range never fires, on either backend (as
+ * eddy_sleep(UINT64_MAX) never ends): the read waits for its byte.
+ */
+static void *reads_with_the_longest_timeout(void *arg)
+{
+	struct io_result *s = arg;
+	s->r = eddy_read_timeout(s->fds[0], s->buf, 1, UINT64_MAX);
+	return NULL;
+}
+
+static void *writes_after_a_reader_with_the_longest_timeout(void *arg)
+{
+	struct io_result *s = arg;
+	eddy_task *t = eddy_spawn(reads_with_the_longest_timeout, s);
+	for (int i = 0; i < 10; i++)
+		eddy_yield(); /* the read waits in the backend */
+	eddy_write(s->fds[1], "w", 1);
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(read_with_a_timeout_of_uint64_max_waits_for_its_data)
+{
+	EACH_BACKEND(b)
+	{
+		struct io_result s = { .r = 0 };
+		make_pipe(s.fds);
+		if (run_on(b, writes_after_a_reader_with_the_longest_timeout,
+			   &s)) {
+			cr_expect_eq(s.r, 1, "%s: %ld", backend_name(b), s.r);
+			cr_expect_eq(s.buf[0], 'w', "%s", backend_name(b));
+		}
+		close_both(s.fds);
+	}
+}
+
+/*
  * A timeout the loop cannot arm (epoll: its timer heap cannot grow) fails
  * the call with -ENOMEM before the operation starts: nothing is read, and
  * nothing is left behind in the backend pointing into the call's frame.
