@@ -643,6 +643,9 @@ int eddy_loop_run(eddy_loop *loop, eddy_fn main, void *arg, void **result)
 {
 	if (!loop || !main)
 		return -EINVAL;
+	/* io_uring takes submissions from the thread that made the ring */
+	if (!pthread_equal(loop->thread, pthread_self()))
+		return -EPERM;
 	if (loop->running || eddy_loop_now || eddy_task_current())
 		return -EBUSY;
 	eddy_loop_now = loop;

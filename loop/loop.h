@@ -63,7 +63,8 @@ eddy_loop *eddy_loop_new(const eddy_loop_config *cfg);
  * value.  On the thread that made the loop, not from inside a task.
  * When every remaining task waits for something no task or kernel event
  * can bring, the loop cancels them all so they unwind.  0; -EINVAL for a
- * NULL loop or main; -EBUSY when a loop is running on this thread;
+ * NULL loop or main; -EPERM on another thread than the loop's; -EBUSY
+ * when a loop is running on this thread;
  * -ENOMEM; -EDEADLK when tasks were left suspended outside
  * any loop wait (they are freed unfinished).
  */
