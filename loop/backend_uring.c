@@ -29,7 +29,7 @@
  * COOP_TASKRUN, then none; the first two with TASKRUN_FLAG, so that a
  * round with nothing to submit reads the ring's flags and skips the system
  * call when the kernel holds no completion back.  The CQ is four times the
- * SQ, and with IORING_FEAT_NODROP (every kernel since 5.5) an overflowing
+ * SQ (at most the kernel's limit, 65536), and with IORING_FEAT_NODROP (every kernel since 5.5) an overflowing
  * CQ is kept by the kernel rather than dropped; submit's -EBUSY then means
  * "reap first".
  */
@@ -42,6 +42,9 @@
 #include "io.h"
 
 #define TAG_CANCEL 1u
+
+/* The kernel's IORING_MAX_CQ_ENTRIES: a larger CQ is -EINVAL. */
+#define CQ_ENTRIES_MAX 65536u
 
 #if defined(__SANITIZE_THREAD__)
 #define EDDY_URING_TSAN 1
@@ -102,6 +105,8 @@ static int uring_init(eddy_loop *loop)
 		memset(&p, 0, sizeof p);
 		p.flags = flag_sets[i] | IORING_SETUP_CQSIZE;
 		p.cq_entries = loop->cfg.ring_entries * 4;
+		if (p.cq_entries > CQ_ENTRIES_MAX)
+			p.cq_entries = CQ_ENTRIES_MAX;
 		err = io_uring_queue_init_params(loop->cfg.ring_entries, ring,
 						 &p);
 		if (err != -EINVAL)

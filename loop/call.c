@@ -79,12 +79,15 @@ static void call_dropped(struct wake_msg *msg)
 	call_end((struct call *)msg, -ECANCELED);
 }
 
-/* From the calling thread: hand c to the loop.  A loop that was ever
- * called into no longer breaks deadlocks: a call may be on its way. */
+/* From the calling thread: hand c to the loop.  A loop that another
+ * thread ever called into no longer breaks deadlocks: a call may be on
+ * its way.  Its own thread's call_soon is in the inbox by the time the
+ * loop looks for a deadlock, which it then does not break. */
 static void post(eddy_loop *loop, struct call *c)
 {
-	atomic_store_explicit(&loop->wake->called_in, true,
-			      memory_order_relaxed);
+	if (eddy_loop_now != loop && !pthread_equal(loop->thread, pthread_self()))
+		atomic_store_explicit(&loop->wake->called_in, true,
+				      memory_order_relaxed);
 	wake_post(loop->wake, &c->msg);
 }
 

@@ -165,13 +165,17 @@ static bool is_child(const eddy_group *g, const eddy_task *t)
 }
 
 /* Suspend until no child is running, cancelling them all as soon as the
- * caller is cancelled.  Cancellation does not end this wait. */
+ * caller is cancelled.  Cancellation does not end this wait.  Once the
+ * children are cancelled, a cancel has nothing left to do here, and the
+ * wait takes none (the loop's deadlock breaker would otherwise wake it
+ * over and over while a child it cannot wake never returns). */
 static void wait_children(eddy_group *g, eddy_task *self)
 {
 	while (g->running) {
 		if (sched_of(self)->cancelled && !g->cancelling)
 			cancel_children(g);
-		struct group_wait gw = { .wait.end = waiter_end,
+		struct group_wait gw = { .wait.end = g->cancelling ? NULL
+								   : waiter_end,
 					 .wait.kind = WAIT_SYNC,
 					 .wait.what = "task group",
 					 .group = g };

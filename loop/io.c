@@ -45,9 +45,16 @@ static long io_run(struct io_op *op)
 		return err;
 	op->wait.end = io_end;
 	op->wait.kind = WAIT_IO;
+	/* The timeout's timer is armed before the operation starts: a
+	 * started operation cannot be taken back, and -ENOMEM after it would
+	 * leave the backend holding op. */
+	struct eddy_timer timer;
+	if (loop_timer_arm(&timer, &op->wait, op->timeout_ns))
+		return -ENOMEM;
 	loop->io_pending++;
 	loop->be->start(loop, op);
-	long r = loop_suspend_timed(&op->wait, op->timeout_ns);
+	long r = loop_suspend(&op->wait);
+	loop_timer_disarm(&timer);
 	TRACE(io, op, r);
 	return r;
 }

@@ -54,6 +54,12 @@ uint64_t loop_coarse_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t loop_deadline(uint64_t timeout_ns)
+{
+	uint64_t now = loop_now_ns();
+	return timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+}
+
 /* ---- the run queue and the task list ----------------------------------- */
 
 static void runq_push(eddy_loop *loop, eddy_task *t)
@@ -207,22 +213,30 @@ void loop_wake(eddy_loop *loop, struct eddy_wait *w, long result)
 	runq_push(loop, w->task);
 }
 
+int loop_timer_arm(struct eddy_timer *timer, struct eddy_wait *w,
+		   uint64_t timeout_ns)
+{
+	timer->index = TIMER_DISARMED;
+	if (!timeout_ns)
+		return 0;
+	timer->deadline = loop_deadline(timeout_ns);
+	timer->wait = w;
+	return timer_add(&eddy_loop_now->timers, timer) ? -ENOMEM : 0;
+}
+
+void loop_timer_disarm(struct eddy_timer *timer)
+{
+	if (timer->index != TIMER_DISARMED)
+		timer_remove(&eddy_loop_now->timers, timer);
+}
+
 long loop_suspend_timed(struct eddy_wait *w, uint64_t timeout_ns)
 {
-	if (!timeout_ns)
-		return loop_suspend(w);
-	/* a timeout past the clock's range never fires; it must not wrap */
-	uint64_t now = loop_now_ns();
-	struct eddy_timer timer = {
-		.deadline = timeout_ns > UINT64_MAX - now ? UINT64_MAX
-							  : now + timeout_ns,
-		.wait = w,
-	};
-	if (timer_add(&eddy_loop_now->timers, &timer))
+	struct eddy_timer timer;
+	if (loop_timer_arm(&timer, w, timeout_ns))
 		return -ENOMEM;
 	long r = loop_suspend(w);
-	if (timer.index != TIMER_DISARMED)
-		timer_remove(&eddy_loop_now->timers, &timer);
+	loop_timer_disarm(&timer);
 	return r;
 }
 
@@ -610,6 +624,8 @@ static int run_rounds(eddy_loop *loop)
 		bool idle = !loop->run_head;
 		if (idle && !first && !loop->io_pending && !loop->jobs_pending &&
 		    !atomic_load_explicit(&loop->wake->called_in,
+					  memory_order_relaxed) &&
+		    !atomic_load_explicit(&loop->wake->inbox,
 					  memory_order_relaxed)) {
 			if (!break_deadlock(loop))
 				return -EDEADLK;
@@ -627,23 +643,36 @@ int eddy_loop_run(eddy_loop *loop, eddy_fn main, void *arg, void **result)
 {
 	if (!loop || !main)
 		return -EINVAL;
+	/* io_uring takes submissions from the thread that made the ring */
+	if (!pthread_equal(loop->thread, pthread_self()))
+		return -EPERM;
 	if (loop->running || eddy_loop_now || eddy_task_current())
 		return -EBUSY;
 	eddy_loop_now = loop;
 	loop->running = true;
-	wake_arm(loop);
 	int err = 0;
+	/* Main first: a run that cannot start takes no call from the inbox
+	 * (its task would be freed unserved, and its caller never woken). */
 	eddy_task *main_task = loop_spawn(loop, main, arg, NULL);
 	if (!main_task) {
 		err = -ENOMEM;
 	} else {
+		/* the calls that came before the run go before main */
+		assert(loop->run_head == main_task);
+		wake_arm(loop);
+		runq_push(loop, runq_pop(loop));
 		err = run_rounds(loop);
 		if (!err)
 			err = eddy_task_collect(main_task, result);
 	}
-	/* Tasks nobody joined are finished by now; their handles die here. */
-	while (loop->all)
+	/* Tasks nobody joined are finished by now, but for those -EDEADLK
+	 * gives up on, which must stop counting too; their handles die
+	 * here. */
+	while (loop->all) {
+		if (!sched_of(loop->all)->finished)
+			loop->unfinished--;
 		free_task(loop, loop->all);
+	}
 	loop->running = false;
 	eddy_loop_now = NULL;
 	return err;

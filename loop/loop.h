@@ -40,7 +40,8 @@ enum eddy_backend {
 
 /* Zeroed fields mean the defaults. */
 typedef struct eddy_loop_config {
-	unsigned ring_entries;           /* submission queue size; 256 */
+	unsigned ring_entries;           /* submission queue size, at
+					    most 32768; 256 */
 	enum eddy_policy default_policy; /* for eddy_spawn; EDDY_COPY */
 	size_t stack_size;               /* for tasks; EDDY_STACK_DEFAULT */
 	unsigned workers;                /* worker threads at most; 4 */
@@ -60,9 +61,11 @@ eddy_loop *eddy_loop_new(const eddy_loop_config *cfg);
  * still running have finished; *result (if non-NULL) gets main's return
  * value.  On the thread that made the loop, not from inside a task.
  * When every remaining task waits for something no task or kernel event
- * can bring, the loop cancels them all so they unwind.  0; -EBUSY when a
- * loop is running on this thread; -ENOMEM; -EDEADLK when tasks were left
- * suspended outside any loop wait (they are freed unfinished).
+ * can bring, the loop cancels them all so they unwind.  0; -EINVAL for a
+ * NULL loop or main; -EPERM on another thread than the loop's; -EBUSY
+ * when a loop is running on this thread;
+ * -ENOMEM; -EDEADLK when tasks were left suspended outside
+ * any loop wait (they are freed unfinished).
  */
 int eddy_loop_run(eddy_loop *loop, eddy_fn main, void *arg, void **result);
 
@@ -134,8 +137,9 @@ eddy_task *eddy_self(void);
  * caller's, SHARE the caller's context object itself (the loop runs no task
  * in it meanwhile), MERGE a snapshot whose changes are merged into the
  * caller's context on return.  0; -ECANCELED when the task is cancelled
- * while it waits (at once; the worker finishes fn regardless and its result
- * is dropped); -EPERM outside a task; -EINVAL; -ENOMEM; -EAGAIN when no
+ * while it waits (at once, or under SHARE once the worker has left the
+ * context; the worker finishes fn regardless and its result is dropped);
+ * -EPERM outside a task; -EINVAL; -ENOMEM; -EAGAIN when no
  * worker thread can be started; under MERGE, a merge rule's failure
  * (-EDDY_ECONFLICT, a reducer's error) or -ENOMEM with nothing merged, and
  * *result set all the same: fn ran, and what it returned is the caller's
@@ -177,7 +181,8 @@ int eddy_loop_call_soon(eddy_loop *loop, eddy_fn fn, void *arg);
  * Each suspends the calling task until the kernel completes the operation
  * and returns its result: a count or 0, or a negative errno.  Short reads
  * and writes are returned as they are.  The _timeout variants give up
- * after timeout_ns with -ETIMEDOUT (0 means no timeout).  Buffers must
+ * after timeout_ns with -ETIMEDOUT (0 means no timeout); -ENOMEM, with
+ * nothing done, when the loop cannot arm the timeout.  Buffers must
  * stay valid until the call returns, which it does only after the kernel
  * is done with them, even when cancelled.
  */

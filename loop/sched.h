@@ -134,6 +134,17 @@ long loop_suspend(struct eddy_wait *w);
  * (0: never).  -ENOMEM when the timer cannot be armed. */
 long loop_suspend_timed(struct eddy_wait *w, uint64_t timeout_ns);
 
+/*
+ * The two halves of loop_suspend_timed, for a wait that must not begin
+ * unless its timeout is armed (an I/O operation, once started, cannot be
+ * taken back): arm timer, in the caller's frame, to end w with -ETIMEDOUT
+ * after timeout_ns (0: nothing is armed); 0, or -ENOMEM with nothing
+ * armed.  Disarm it when the wait is over, whether or not it fired.
+ */
+int loop_timer_arm(struct eddy_timer *timer, struct eddy_wait *w,
+		   uint64_t timeout_ns);
+void loop_timer_disarm(struct eddy_timer *timer);
+
 /* End w's wait with result: its task becomes runnable. */
 void loop_wake(eddy_loop *loop, struct eddy_wait *w, long result);
 
@@ -147,6 +158,9 @@ int loop_enter_wait(eddy_loop **loop);
 uint64_t loop_now_ns(void);
 /* The same, to the kernel's tick (a few ms), for a few nanoseconds. */
 uint64_t loop_coarse_ns(void);
+/* The deadline timeout_ns from now; UINT64_MAX, which never comes, for a
+ * timeout past the clock's range (it must not wrap into the past). */
+uint64_t loop_deadline(uint64_t timeout_ns);
 
 /* The loop's worker pool, started on first use: 0 or -errno. */
 int loop_pool_start(eddy_loop *loop);

@@ -18,9 +18,10 @@
  *
  * Single loop.  An object is used by the tasks of one loop, on that loop's
  * thread; nothing here is thread-safe (a worker thread of eddy_to_thread
- * must not touch them).  The calls that never suspend (set, clear, close,
- * unlock, release, the try_ forms) may also be made on the loop's thread
- * outside a task.
+ * must not touch them).  The calls that never suspend and need no owning
+ * task (set, clear, close, release, try_send, try_recv, try_acquire) may
+ * also be made on the loop's thread outside a task; unlock and trylock
+ * there are -EPERM.
  *
  * Waiting.  A call that may suspend returns -EPERM outside a task and
  * -ECANCELED in a cancelled task, even when it would not have had to wait

@@ -1,5 +1,5 @@
 /*
- * The loop's timers, internal: a binary min-heap of deadlines.  timer.c
+ * The loop's timers, internal: a 4-ary min-heap of deadlines.  timer.c
  * explains it.
  */
 #ifndef EDDY_LOOP_TIMER_H

@@ -74,6 +74,21 @@ BACKEND_TEST(automatic_choice_is_io_uring_where_allowed)
 		     EDDY_BACKEND_URING);
 }
 
+/* Every ring size the config allows is io_uring where io_uring is (the
+ * largest SQs once asked the kernel for a CQ past its limit, and the
+ * automatic choice fell back to epoll without a word). */
+BACKEND_TEST(the_largest_ring_the_config_allows_is_io_uring_where_allowed)
+{
+	unsetenv("EDDY_BACKEND");
+	if (!uring_allowed_here())
+		cr_skip_test("io_uring is not allowed on this machine");
+	eddy_loop_config cfg = { .ring_entries = 32768 };
+	eddy_loop *loop = eddy_loop_new(&cfg);
+	cr_assert_not_null(loop);
+	cr_assert_eq(eddy_loop_backend(loop), EDDY_BACKEND_URING);
+	eddy_loop_free(loop);
+}
+
 BACKEND_TEST(env_epoll_forces_epoll_over_the_config)
 {
 	cr_assert_eq(backend_chosen("epoll", EDDY_BACKEND_AUTO),

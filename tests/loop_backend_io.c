@@ -17,12 +17,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "ctx/alloc.h"
 #include "eddy.h"
 
 EDDY_SUITE(loop_backend_io);
@@ -473,6 +475,95 @@ BACKEND_TEST(an_fd_number_reused_after_a_timed_out_read_works)
 				     backend_name(b));
 			cr_expect_eq(s.r, 1, "%s", backend_name(b));
 			cr_expect_eq(s.c, 'z', "%s", backend_name(b));
+		}
+		close_both(s.fds);
+	}
+}
+
+/*
+ * A timeout past the clock's range never fires, on either backend (as
+ * eddy_sleep(UINT64_MAX) never ends): the read waits for its byte.
+ */
+static void *reads_with_the_longest_timeout(void *arg)
+{
+	struct io_result *s = arg;
+	s->r = eddy_read_timeout(s->fds[0], s->buf, 1, UINT64_MAX);
+	return NULL;
+}
+
+static void *writes_after_a_reader_with_the_longest_timeout(void *arg)
+{
+	struct io_result *s = arg;
+	eddy_task *t = eddy_spawn(reads_with_the_longest_timeout, s);
+	for (int i = 0; i < 10; i++)
+		eddy_yield(); /* the read waits in the backend */
+	eddy_write(s->fds[1], "w", 1);
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(read_with_a_timeout_of_uint64_max_waits_for_its_data)
+{
+	EACH_BACKEND(b)
+	{
+		struct io_result s = { .r = 0 };
+		make_pipe(s.fds);
+		if (run_on(b, writes_after_a_reader_with_the_longest_timeout,
+			   &s)) {
+			cr_expect_eq(s.r, 1, "%s: %ld", backend_name(b), s.r);
+			cr_expect_eq(s.buf[0], 'w', "%s", backend_name(b));
+		}
+		close_both(s.fds);
+	}
+}
+
+/*
+ * A timeout the loop cannot arm (epoll: its timer heap cannot grow) fails
+ * the call with -ENOMEM before the operation starts: nothing is read, and
+ * nothing is left behind in the backend pointing into the call's frame.
+ * (io_uring arms no loop timer for an operation: the read just succeeds.)
+ */
+struct unarmed_timeout {
+	int fds[2];
+	long polled, r;
+	bool failed;
+	int left;
+	char c;
+};
+
+static void *reads_with_a_timeout_that_cannot_be_armed(void *arg)
+{
+	struct unarmed_timeout *s = arg;
+	/* epoll makes the fd's record on first use: before the failure */
+	s->polled = eddy_poll(s->fds[0], POLLIN);
+	/* the loop's first timed wait allocates its timer heap */
+	eddy_alloc_fail_nth(1);
+	s->r = eddy_read_timeout(s->fds[0], &s->c, 1, 3600000000000ull);
+	s->failed = eddy_alloc_failed();
+	eddy_alloc_fail_nth(0);
+	cr_assert_eq(ioctl(s->fds[0], FIONREAD, &s->left), 0);
+	return NULL;
+}
+
+BACKEND_TEST(read_whose_timeout_cannot_be_armed_is_enomem_and_reads_nothing)
+{
+	EACH_BACKEND(b)
+	{
+		struct unarmed_timeout s = { .r = 0 };
+		make_pipe(s.fds);
+		cr_assert_eq(write(s.fds[1], "x", 1), 1);
+		if (run_on(b, reads_with_a_timeout_that_cannot_be_armed, &s)) {
+			const char *n = backend_name(b);
+			cr_expect_eq(s.polled, POLLIN, "%s", n);
+			if (s.r == -ENOMEM) {
+				cr_expect(s.failed, "%s", n);
+				cr_expect_eq(s.left, 1, "%s: the byte was read "
+					     "by a call that failed", n);
+			} else {
+				cr_expect_eq(s.r, 1, "%s: %ld", n, s.r);
+				cr_expect_eq(s.c, 'x', "%s", n);
+				cr_expect_eq(s.left, 0, "%s", n);
+			}
 		}
 		close_both(s.fds);
 	}

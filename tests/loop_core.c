@@ -719,3 +719,16 @@ Test(loop_core, task_suspended_outside_any_wait_makes_run_edeadlk)
 	cr_assert_eq(eddy_run(suspends_outside_any_wait, NULL, NULL),
 		     -EDEADLK);
 }
+
+/* The tasks freed unfinished are gone from the loop's count as well. */
+Test(loop_core, a_loop_runs_again_after_a_run_that_was_edeadlk)
+{
+	eddy_loop *loop = eddy_loop_new(NULL);
+	cr_assert_not_null(loop);
+	cr_assert_eq(eddy_loop_run(loop, suspends_outside_any_wait, NULL, NULL),
+		     -EDEADLK);
+	void *r = NULL;
+	cr_assert_eq(eddy_loop_run(loop, returns_arg, V(7), &r), 0);
+	cr_assert_eq(N(r), 7);
+	eddy_loop_free(loop);
+}

@@ -374,3 +374,35 @@ Test(loop_group, group_calls_outside_a_task_are_eperm)
 	cr_assert_eq(eddy_group_free(g), 0);
 	cr_assert_eq(eddy_group_free(NULL), 0);
 }
+
+/*
+ * The deadlock breaker over a group whose child is suspended outside any
+ * loop wait: the waiter, once cancelled, has nothing more to do on a
+ * cancel, so the breaker cannot wake it again and again; the run gives
+ * up with -EDEADLK, as for any task suspended that way (loop.h).
+ */
+static void *suspends_outside_any_wait(void *arg)
+{
+	(void)arg;
+	eddy_task_suspend(); /* the task layer's suspend: nothing wakes it */
+	return NULL;
+}
+
+/* The group stays reachable here once the run has given up on it. */
+static eddy_group *given_up;
+
+static void *waits_on_a_child_nothing_wakes(void *arg)
+{
+	(void)arg;
+	given_up = new_group();
+	eddy_group_spawn(given_up, suspends_outside_any_wait, NULL, NULL);
+	eddy_group_wait(given_up, NULL); /* never returns: the run gives up */
+	return NULL;
+}
+
+Test(loop_group, group_waiter_over_a_child_no_cancel_can_wake_makes_run_edeadlk,
+     .timeout = 20)
+{
+	cr_assert_eq(eddy_run(waits_on_a_child_nothing_wakes, NULL, NULL),
+		     -EDEADLK);
+}

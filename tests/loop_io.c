@@ -724,7 +724,7 @@ static void *reads_one_byte(void *arg)
 }
 
 /* Every reader's SQE waits in the kernel before any pipe is written; the
- * ring has room for four. */
+ * ring has room for a few. */
 static void *many_reads_on_a_small_ring(void *arg)
 {
 	uint64_t timeout_ns = *(uint64_t *)arg;
@@ -753,9 +753,9 @@ static void *many_reads_on_a_small_ring(void *arg)
 	return NULL;
 }
 
-static void run_on_a_small_ring(uint64_t timeout_ns)
+static void run_on_a_small_ring(unsigned entries, uint64_t timeout_ns)
 {
-	eddy_loop_config cfg = { .ring_entries = 4 };
+	eddy_loop_config cfg = { .ring_entries = entries };
 	eddy_loop *loop = eddy_loop_new(&cfg);
 	cr_assert_not_null(loop);
 	void *r = V(-1);
@@ -768,12 +768,19 @@ static void run_on_a_small_ring(uint64_t timeout_ns)
 
 Test(loop_io, a_full_submission_queue_is_submitted_and_retried)
 {
-	run_on_a_small_ring(0);
+	run_on_a_small_ring(4, 0);
 }
 
 Test(loop_io, a_full_submission_queue_takes_timed_operations_too)
 {
-	run_on_a_small_ring(HOUR_NS);
+	run_on_a_small_ring(4, HOUR_NS);
+}
+
+/* A timed operation takes one SQE, as an untimed one (its timeout is a
+ * loop timer): a ring of one runs them. */
+Test(loop_io, a_ring_of_one_entry_takes_timed_operations)
+{
+	run_on_a_small_ring(1, HOUR_NS);
 }
 
 /* Timeouts that did not fire leave nothing behind: a later wait still

@@ -211,3 +211,41 @@ Test(loop_threads, loops_are_made_run_and_freed_on_short_lived_threads)
 		}
 	}
 }
+
+/*
+ * A loop runs on the thread that made it: under io_uring the ring takes
+ * submissions from that thread only (SINGLE_ISSUER), and a run elsewhere
+ * queued its operations forever.  Another thread's run is -EPERM, and the
+ * loop still runs on its own thread afterwards.
+ */
+struct elsewhere {
+	eddy_loop *loop;
+	int err;
+};
+
+static void *returns_arg(void *arg)
+{
+	return arg;
+}
+
+static void *runs_anothers_loop(void *arg)
+{
+	struct elsewhere *e = arg;
+	e->err = eddy_loop_run(e->loop, returns_arg, V(1), NULL);
+	return NULL;
+}
+
+Test(loop_threads, a_run_on_a_thread_other_than_the_loops_is_eperm,
+     .timeout = 60)
+{
+	struct elsewhere e = { .loop = eddy_loop_new(NULL) };
+	cr_assert_not_null(e.loop);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, runs_anothers_loop, &e), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(e.err, -EPERM);
+	void *r = NULL;
+	cr_assert_eq(eddy_loop_run(e.loop, returns_arg, V(2), &r), 0);
+	cr_assert_eq(N(r), 2);
+	eddy_loop_free(e.loop);
+}

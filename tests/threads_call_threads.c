@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "ctx/alloc.h"
 #include "eddy.h"
 #include "loop/wake.h" /* the inbox, to see a call arrive */
 #include "threads_common.h"
@@ -438,6 +439,47 @@ Test(threads_call, call_soon_between_runs_is_served_as_the_next_run_starts)
 }
 
 /*
+ * A run that cannot start its main task (no memory) returns -ENOMEM and
+ * takes no call: one posted before it is neither lost nor leaked, and the
+ * next run serves it first.  The failure is moved along the run's
+ * allocations until it hits main's spawn (a call's own spawn failing is
+ * that call's end, and the run goes on); with the stacks set up, main's
+ * context is the run's first allocation.
+ */
+enum { RUN_ALLOCS_MAX = 64 };
+
+Test(threads_call, a_run_that_cannot_spawn_main_leaves_pending_calls_to_the_next_run,
+     .timeout = 60)
+{
+	eddy_loop *loop = new_loop(0);
+	int ran = -1;
+	/* warm up: the task layer's first spawn sets up its stacks */
+	cr_assert_eq(eddy_loop_run(loop, main_checks_soon_runs, &ran, NULL), 0);
+	int main_failed_at = 0;
+	for (int n = 1; n <= RUN_ALLOCS_MAX && !main_failed_at; n++) {
+		atomic_store(&soon_runs, 0);
+		cr_assert_eq(eddy_loop_call_soon(loop, count_soon, NULL), 0);
+		int ran_before_main = -1;
+		eddy_alloc_fail_nth(n);
+		int err = eddy_loop_run(loop, main_checks_soon_runs,
+					&ran_before_main, NULL);
+		eddy_alloc_fail_nth(0);
+		if (err != -ENOMEM)
+			continue;
+		main_failed_at = n;
+		cr_assert_eq(atomic_load(&soon_runs), 0,
+			     "a run that never started served a call");
+		cr_assert_eq(eddy_loop_run(loop, main_checks_soon_runs,
+					   &ran_before_main, NULL),
+			     0);
+		cr_assert_eq(ran_before_main, 1,
+			     "the call waited for the next run, and ran first");
+	}
+	cr_assert_neq(main_failed_at, 0);
+	eddy_loop_free(loop);
+}
+
+/*
  * Calls the loop never took: call_soon's is freed (the leak check at the
  * end of the test says so), and a waiting eddy_loop_call returns
  * -ECANCELED with its context back.
@@ -659,6 +701,46 @@ Test(threads_call, a_loop_called_into_waits_for_more_calls_rather_than_cancel_it
 	cr_assert_eq(l.first_err, 0);
 	cr_assert_eq(l.second_err, 0);
 	cr_assert_eq(l.wait_err, 0);
+}
+
+/*
+ * A call_soon from the loop's own thread is no foreign thread's call: the
+ * loop delivers it rather than cancel the task waiting for what it does,
+ * and afterwards still breaks a real deadlock (a wait nothing can end is
+ * -ECANCELED, where a loop that stood down would wait forever).
+ */
+static void *sets_event(void *arg);
+
+struct own_soon {
+	eddy_event *set_by_soon, *never_set;
+	int soon_err, first_wait, second_wait;
+};
+
+static void *waits_for_its_own_call_soon(void *arg)
+{
+	struct own_soon *o = arg;
+	o->soon_err = eddy_loop_call_soon(eddy_loop_current(), sets_event,
+					  o->set_by_soon);
+	o->first_wait = eddy_event_wait(o->set_by_soon);
+	o->second_wait = eddy_event_wait(o->never_set);
+	return NULL;
+}
+
+Test(threads_call, a_call_soon_from_the_loops_thread_leaves_the_deadlock_breaker_on,
+     .timeout = 60)
+{
+	struct own_soon o = { 0 };
+	cr_assert_not_null(o.set_by_soon = eddy_event_new());
+	cr_assert_not_null(o.never_set = eddy_event_new());
+	eddy_loop *loop = new_loop(0);
+	cr_assert_eq(eddy_loop_run(loop, waits_for_its_own_call_soon, &o, NULL),
+		     0);
+	eddy_loop_free(loop);
+	eddy_event_free(o.set_by_soon);
+	eddy_event_free(o.never_set);
+	cr_assert_eq(o.soon_err, 0);
+	cr_assert_eq(o.first_wait, 0, "the call was delivered, not cancelled");
+	cr_assert_eq(o.second_wait, -ECANCELED);
 }
 
 /* ---- misuse ------------------------------------------------------------ */
