@@ -182,6 +182,7 @@ static eddy_ctx *ctx_alloc(void)
 	atomic_init(&ctx->refs, 1);
 	atomic_init(&ctx->owner, 0);
 	ctx->holds = 0;
+	ctx->entered = false;
 	ctx->prev = NULL;
 	ctx->stayers[0] = ctx->stayers[1] = 0;
 	ctx->borrower = NULL;
@@ -488,6 +489,7 @@ int eddy_ctx_enter(eddy_ctx *ctx)
 						     memory_order_relaxed))
 		return -EBUSY;
 	ctx->holds = 1;
+	ctx->entered = true;
 	if (eddy_ctx_hiding)
 		ctx_forget_hidden(ctx);
 	ctx->prev = eddy_ctx_now;
@@ -495,12 +497,16 @@ int eddy_ctx_enter(eddy_ctx *ctx)
 	return 0;
 }
 
+/* Only a context made current by eddy_ctx_enter can be left: one made
+ * current by a switch (a task's, the thread's base) has no enter to undo,
+ * and leaving it would drop a hold that its task or thread still needs. */
 int eddy_ctx_leave(eddy_ctx *ctx)
 {
-	if (!ctx || ctx != eddy_ctx_now || ctx == thread_base)
+	if (!ctx || ctx != eddy_ctx_now || !ctx->entered)
 		return -EINVAL;
 	eddy_ctx_now = ctx->prev;
 	ctx->prev = NULL;
+	ctx->entered = false;
 	if (eddy_ctx_hiding && eddy_ctx_now)
 		ctx_forget_hidden(eddy_ctx_now);
 	return eddy_ctx_release(ctx);

@@ -90,6 +90,7 @@ struct eddy_ctx {
 	atomic_uint refs;
 	_Atomic(uintptr_t) owner; /* the entering thread's eddy_ctx_thread_id */
 	unsigned holds;           /* how often the owner holds it; its own */
+	bool entered;             /* by eddy_ctx_enter, not only claimed; the owner's */
 	eddy_ctx *prev;           /* current before eddy_ctx_enter; a spare's next */
 	unsigned stayers[2];      /* mapped task-local, loop-only variables */
 	eddy_ctx *borrower;       /* lends its root to it; the writer's */

@@ -227,7 +227,8 @@ int eddy_ctx_run(eddy_ctx *ctx, eddy_fn fn, void *arg, void **result);
  * The two halves of eddy_ctx_run, for runtimes that switch contexts around
  * code they do not call directly (PyContext_Enter/Exit in CPython's C API).
  * enter: -EBUSY when ctx is entered anywhere.  leave: -EINVAL unless ctx is
- * the current context of this thread.
+ * the current context of this thread and was made so by eddy_ctx_enter (a
+ * task's context, current by the task switch, cannot be left).
  */
 int eddy_ctx_enter(eddy_ctx *ctx);
 int eddy_ctx_leave(eddy_ctx *ctx);

@@ -190,6 +190,32 @@ Test(task_task, running_the_task_context_from_inside_is_ebusy)
 	eddy_task_free(t);
 }
 
+/* The task's context is current by the task switch, not by an enter:
+ * leaving it is a misuse, refused, and changes nothing. */
+static void *leaves_own_context(void *arg)
+{
+	eddy_ctx *own = eddy_task_ctx(eddy_task_current());
+	*(int *)arg = eddy_ctx_leave(own);
+	eddy_task_suspend();
+	return eddy_ctx_current();
+}
+
+Test(task_task, leaving_the_task_context_from_inside_is_einval)
+{
+	int err = 0;
+	eddy_task *t = eddy_task_new(leaves_own_context, &err, NULL, 0);
+	eddy_ctx *own = eddy_task_ctx(t);
+	cr_assert_eq(eddy_task_resume(t), 0);
+	cr_assert_eq(err, -EINVAL);
+	/* still held for the task: no other enter while it may run there */
+	cr_assert_eq(eddy_ctx_run(own, returns_arg, NULL, NULL), -EBUSY);
+	cr_assert_eq(eddy_task_resume(t), 1);
+	void *r;
+	cr_assert_eq(eddy_task_collect(t, &r), 0);
+	cr_assert_eq(r, own, "the task still runs in its own context");
+	eddy_task_free(t);
+}
+
 static void *parent_of_nested(void *arg)
 {
 	int *order = arg;
