@@ -184,6 +184,8 @@ static eddy_ctx *ctx_alloc(void)
 	ctx->holds = 0;
 	ctx->entered = false;
 	ctx->prev = NULL;
+	ctx->lent_entered = false;
+	ctx->lent_prev = NULL;
 	ctx->stayers[0] = ctx->stayers[1] = 0;
 	ctx->borrower = NULL;
 	ctx->lender = NULL;
@@ -453,6 +455,10 @@ int eddy_ctx_lend(eddy_ctx *ctx)
 		return -EINVAL;
 	int holds = (int)ctx->holds;
 	ctx->holds = 0;
+	ctx->lent_entered = ctx->entered;
+	ctx->lent_prev = ctx->prev;
+	ctx->entered = false;
+	ctx->prev = NULL;
 	atomic_store_explicit(&ctx->owner, 0, memory_order_release);
 	return holds;
 }
@@ -468,6 +474,8 @@ int eddy_ctx_reclaim(eddy_ctx *ctx, int holds)
 						     memory_order_relaxed))
 		return -EBUSY;
 	ctx->holds = (unsigned)holds;
+	ctx->entered = ctx->lent_entered;
+	ctx->prev = ctx->lent_prev;
 	return 0;
 }
 

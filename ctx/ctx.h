@@ -256,7 +256,9 @@ eddy_ctx *eddy_ctx_swap_current(eddy_ctx *ctx);
  * this thread holds none.  While lent, any thread may enter it once.
  * reclaim takes it back with that many holds after the borrower left:
  * 0, or -EBUSY while another thread still has it entered.  Code of this
- * thread must not run in the context between the two.
+ * thread must not run in the context between the two.  A context this
+ * thread entered stays entered here across the loan: after reclaim,
+ * eddy_ctx_leave goes back to what was current before this thread's enter.
  */
 int eddy_ctx_lend(eddy_ctx *ctx);
 int eddy_ctx_reclaim(eddy_ctx *ctx, int holds);

@@ -186,6 +186,33 @@ Test(ctx_threads, context_left_by_one_thread_runs_in_another)
 	eddy_var_free(var);
 }
 
+/*
+ * A context this thread entered, lent to another thread that enters and
+ * leaves it in turn (a worker under SHARE), then reclaimed: its leave here
+ * goes back to what was current before this thread's enter, as if the
+ * other thread had never been inside.
+ */
+Test(ctx_threads, an_entered_context_lent_and_reclaimed_leaves_to_its_own_prev)
+{
+	var = eddy_var_new("v");
+	eddy_ctx *outer = eddy_ctx_new(), *ctx = eddy_ctx_new();
+	cr_assert_eq(eddy_ctx_enter(outer), 0);
+	cr_assert_eq(eddy_ctx_enter(ctx), 0);
+	int holds = eddy_ctx_lend(ctx);
+	cr_assert_eq(holds, 1);
+	cr_assert_eq((intptr_t)finish(start(set_in_run, ctx)), 0);
+	cr_assert_eq(eddy_ctx_reclaim(ctx, holds), 0);
+	cr_assert_eq(eddy_var_get_or(var, NULL), V(7));
+	cr_assert_eq(eddy_ctx_leave(ctx), 0);
+	cr_assert_eq(eddy_ctx_current(), outer);
+	cr_assert_eq(eddy_ctx_leave(outer), 0);
+	cr_assert_eq(eddy_ctx_run(ctx, do_nothing, NULL, NULL), 0,
+		     "left: free for anyone to enter");
+	eddy_ctx_unref(ctx);
+	eddy_ctx_unref(outer);
+	eddy_var_free(var);
+}
+
 /* ---- many threads, shared variables -------------------------------- */
 
 #define NTHREADS 4
