@@ -200,19 +200,21 @@ bool ctx_lookup_miss(eddy_ctx *ctx, const eddy_var *var, void **val)
 		*val = CTX_UNSET;
 		return false;
 	}
-	struct ctx_cache_entry *c = &ctx->cache[var->cache_slot];
-	c->var = var;
-	if (eddy_hamt_find(&ctx->map, var, &c->val))
-		c->val = CTX_UNSET;
-	*val = c->val;
-	return c->val != CTX_UNSET;
+	void *found;
+	if (eddy_hamt_find(&ctx->map, var, &found))
+		found = CTX_UNSET;
+	ctx_cache_store(ctx, var, found);
+	*val = found;
+	return found != CTX_UNSET;
 }
 
 eddy_ctx *eddy_ctx_new(void)
 {
 	eddy_ctx *ctx = ctx_alloc();
-	if (ctx)
+	if (ctx) {
 		memset(ctx->cache, 0, sizeof ctx->cache);
+		memset(ctx->cache_stays, 0, sizeof ctx->cache_stays);
+	}
 	return ctx;
 }
 
@@ -364,6 +366,7 @@ eddy_ctx *eddy_ctx_copy(const eddy_ctx *src)
 		eddy_hamt_share(&ctx->map, &src->map);
 	}
 	memcpy(ctx->cache, src->cache, sizeof ctx->cache);
+	memcpy(ctx->cache_stays, src->cache_stays, sizeof ctx->cache_stays);
 	memcpy(ctx->stayers, src->stayers, sizeof ctx->stayers);
 	return ctx;
 }
