@@ -14,11 +14,15 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "ctx/alloc.h"
 #include "ctx/context.h"
 #include "eddy.h"
 #include "pthread_join.h"
+#include "xorshift.h"
 
 EDDY_SUITE(ctx_borrow_threads);
 
@@ -419,6 +423,200 @@ Test(ctx_borrow_threads, source_freed_while_the_copy_sets_elsewhere)
 Test(ctx_borrow_threads, source_freed_while_the_copy_is_dropped_elsewhere)
 {
 	race(0, 1);
+}
+
+/* ---- many links at once, against a model ---------------------------- */
+
+/*
+ * Random steps on a few contexts in one thread: entering one, copying the
+ * entered one (a borrower) or another, sets and resets in the entered one,
+ * merges, and drops in any order; every value is checked against a model,
+ * through eddy_var_get (the cache) in the entered context and eddy_ctx_get
+ * in all, and every block must come back at the end.  A seeded xorshift
+ * makes each run the same; the failure message names the step.
+ */
+#define RSLOTS 6
+#define RVARS 24
+#define RTOKS 8
+#define RSTEPS 60000
+
+static eddy_var *rvar[RVARS];
+static eddy_ctx *rslot[RSLOTS];
+static void *rmodel[RSLOTS][RVARS]; /* NULL: unset */
+static struct {
+	eddy_token *tok;
+	int k;
+} rtok[RSLOTS][RTOKS];
+static int rntok[RSLOTS];
+static int rcur = -1; /* the entered slot */
+static uint32_t rstate;
+static long rstep;
+
+static uint32_t rbelow(uint32_t n)
+{
+	return xorshift32(&rstate) % n;
+}
+
+#define RCHECK(cond, fmt, ...) cr_assert(cond, "step %ld: " fmt, rstep, ##__VA_ARGS__)
+
+static void rdrop(int j)
+{
+	for (int t = 0; t < rntok[j]; t++)
+		eddy_token_free(rtok[j][t].tok);
+	rntok[j] = 0;
+	eddy_ctx_unref(rslot[j]);
+	rslot[j] = NULL;
+	memset(rmodel[j], 0, sizeof rmodel[j]);
+}
+
+static void rput(int j, eddy_ctx *ctx, int from)
+{
+	RCHECK(ctx != NULL, "a copy failed");
+	rslot[j] = ctx;
+	if (from >= 0)
+		memcpy(rmodel[j], rmodel[from], sizeof rmodel[j]);
+}
+
+static void rcheck_slot(int j)
+{
+	size_t n = 0;
+	for (int k = 0; k < RVARS; k++) {
+		void *v = NULL;
+		int err = eddy_ctx_get(rslot[j], rvar[k], &v);
+		RCHECK(err == (rmodel[j][k] ? 0 : -ENOENT) &&
+			       (!rmodel[j][k] || v == rmodel[j][k]),
+		       "slot %d var %d: %d %p, want %p", j, k, err, v,
+		       rmodel[j][k]);
+		if (j == rcur) {
+			err = eddy_var_get(rvar[k], &v);
+			RCHECK(err == (rmodel[j][k] ? 0 : -ENOENT) &&
+				       (!rmodel[j][k] || v == rmodel[j][k]),
+			       "get of var %d in slot %d: %d %p, want %p", k,
+			       j, err, v, rmodel[j][k]);
+		}
+		n += rmodel[j][k] != NULL;
+	}
+	RCHECK(eddy_ctx_len(rslot[j]) == n, "slot %d len", j);
+}
+
+static void rswitch(int i)
+{
+	if (rcur >= 0)
+		RCHECK(eddy_ctx_leave(rslot[rcur]) == 0, "leave");
+	rcur = -1;
+	if (rslot[i]) {
+		RCHECK(eddy_ctx_enter(rslot[i]) == 0, "enter");
+		rcur = i;
+	}
+}
+
+static void rset(int k)
+{
+	void *val = V(rstep * 2 + 1);
+	eddy_token **want = rntok[rcur] < RTOKS && rbelow(2) ?
+				    &rtok[rcur][rntok[rcur]].tok :
+				    NULL;
+	RCHECK(eddy_var_set(rvar[k], val, want) == 0, "set");
+	if (want)
+		rtok[rcur][rntok[rcur]++].k = k;
+	rmodel[rcur][k] = val;
+}
+
+static void rreset(int t)
+{
+	eddy_token *tok = rtok[rcur][t].tok;
+	int k = rtok[rcur][t].k;
+	void *old = NULL;
+	eddy_token_old_value(tok, &old);
+	int err = eddy_var_reset(rvar[k], tok);
+	RCHECK(err == 0 || err == -EALREADY, "reset: %d", err);
+	if (!err)
+		rmodel[rcur][k] = old;
+}
+
+static void rmerge(int into, int from, int base)
+{
+	int want = 0;
+	for (int k = 0; k < RVARS; k++) {
+		if (rmodel[from][k] == rmodel[base][k])
+			continue;
+		if (rmodel[from][k] || rmodel[into][k])
+			want++;
+		rmodel[into][k] = rmodel[from][k];
+	}
+	int got = eddy_ctx_merge(rslot[into], rslot[from], rslot[base]);
+	RCHECK(got == want, "merge %d <- %d - %d: %d, want %d", into, from,
+	       base, got, want);
+}
+
+static void rstep_once(void)
+{
+	int i = (int)rbelow(RSLOTS), j = (int)rbelow(RSLOTS);
+	uint32_t r = rbelow(100);
+	if (r < 10) {
+		rswitch(i);
+	} else if (r < 25) { /* a copy of the entered one: it borrows */
+		if (rcur >= 0 && j != rcur) {
+			rdrop(j);
+			rput(j, eddy_ctx_copy_current(), rcur);
+		}
+	} else if (r < 30) {
+		if (rslot[i] && j != rcur && j != i) {
+			rdrop(j);
+			rput(j, eddy_ctx_copy(rslot[i]), i);
+		}
+	} else if (r < 33) {
+		if (j != rcur) {
+			rdrop(j);
+			rput(j, eddy_ctx_new(), -1);
+		}
+	} else if (r < 65) {
+		if (rcur >= 0)
+			rset((int)rbelow(RVARS));
+	} else if (r < 77) {
+		if (rcur >= 0 && rntok[rcur])
+			rreset((int)rbelow((uint32_t)rntok[rcur]));
+	} else if (r < 85) { /* into the entered one half of the time */
+		int into = rcur >= 0 && rbelow(2) ? rcur : (int)rbelow(RSLOTS);
+		if (rslot[into] && rslot[i] && rslot[j])
+			rmerge(into, i, j);
+	} else if (r < 95) {
+		if (j != rcur)
+			rdrop(j);
+	} else {
+		for (int s = 0; s < RSLOTS; s++)
+			if (rslot[s])
+				rcheck_slot(s);
+	}
+}
+
+Test(ctx_borrow_threads, random_copies_sets_merges_and_drops_match_a_model)
+{
+	for (int k = 0; k < RVARS; k++) {
+		char name[16];
+		snprintf(name, sizeof name, "r%d", k);
+		rvar[k] = eddy_var_new(name);
+		if (k < 8) /* two groups of full collisions */
+			eddy_var_force_hash(rvar[k], 0x5a5a5a5au + (k & 1));
+	}
+	long live = eddy_alloc_live();
+	const char *seed = getenv("EDDY_MODEL_SEED"); /* to replay another */
+	rstate = seed ? (uint32_t)strtoul(seed, NULL, 0) : 0x6d2b79f5u;
+	rstate += !rstate;
+	for (rstep = 0; rstep < RSTEPS; rstep++)
+		rstep_once();
+	for (int s = 0; s < RSLOTS; s++)
+		if (rslot[s])
+			rcheck_slot(s);
+	if (rcur >= 0)
+		RCHECK(eddy_ctx_leave(rslot[rcur]) == 0, "last leave");
+	rcur = -1;
+	for (int s = 0; s < RSLOTS; s++)
+		rdrop(s);
+	RCHECK(eddy_alloc_live() == live, "%ld blocks kept",
+	       eddy_alloc_live() - live);
+	for (int k = 0; k < RVARS; k++)
+		eddy_var_free(rvar[k]);
 }
 
 /* ---- spare contexts -------------------------------------------------- */

@@ -24,6 +24,7 @@
 #include "ctx/alloc.h"
 #include "ctx/hamt.h"
 #include "eddy.h"
+#include "xorshift.h"
 
 EDDY_SUITE(ctx_hamt_model);
 
@@ -40,13 +41,9 @@ static size_t model_count[NVERSIONS];
 static uint32_t seed, state;
 static long step;
 
-/* xorshift32: a fixed sequence for a given seed */
 static uint32_t below(uint32_t n)
 {
-	state ^= state << 13;
-	state ^= state >> 17;
-	state ^= state << 5;
-	return state % n;
+	return xorshift32(&state) % n;
 }
 
 static void init_seed(uint32_t fallback)
