@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -449,6 +450,8 @@ static struct {
 } rtok[RSLOTS][RTOKS];
 static int rntok[RSLOTS];
 static int rcur = -1; /* the entered slot */
+static unsigned rstays[RVARS]; /* the variables' propagation, as STAY_ bits */
+static unsigned rhide;         /* this thread's crossing */
 static uint32_t rstate;
 static long rstep;
 
@@ -458,6 +461,19 @@ static uint32_t rbelow(uint32_t n)
 }
 
 #define RCHECK(cond, fmt, ...) cr_assert(cond, "step %ld: " fmt, rstep, ##__VA_ARGS__)
+
+/* What eddy_var_get sees of var k: hidden behind this thread's crossing? */
+static bool rvisible(int k)
+{
+	return !(rstays[k] & rhide);
+}
+
+static unsigned rcrossing(void)
+{
+	static const unsigned crossings[] = { EDDY_CROSS_NONE, EDDY_CROSS_TASK,
+					      EDDY_CROSS_THREAD };
+	return crossings[rbelow(3)];
+}
 
 static void rdrop(int j)
 {
@@ -469,17 +485,22 @@ static void rdrop(int j)
 	memset(rmodel[j], 0, sizeof rmodel[j]);
 }
 
-static void rput(int j, eddy_ctx *ctx, int from)
+/* Slot j takes ctx, a copy of slot from (or a new one, from < 0) that
+ * left behind what stays at crossing. */
+static void rput(int j, eddy_ctx *ctx, int from, unsigned crossing)
 {
 	RCHECK(ctx != NULL, "a copy failed");
 	rslot[j] = ctx;
 	if (from >= 0)
-		memcpy(rmodel[j], rmodel[from], sizeof rmodel[j]);
+		for (int k = 0; k < RVARS; k++)
+			rmodel[j][k] = rstays[k] & crossing ? NULL :
+							      rmodel[from][k];
 }
 
 static void rcheck_slot(int j)
 {
 	size_t n = 0;
+	unsigned stayers[2] = { 0, 0 };
 	for (int k = 0; k < RVARS; k++) {
 		void *v = NULL;
 		int err = eddy_ctx_get(rslot[j], rvar[k], &v);
@@ -488,15 +509,22 @@ static void rcheck_slot(int j)
 		       "slot %d var %d: %d %p, want %p", j, k, err, v,
 		       rmodel[j][k]);
 		if (j == rcur) {
+			void *want = rvisible(k) ? rmodel[j][k] : NULL;
 			err = eddy_var_get(rvar[k], &v);
-			RCHECK(err == (rmodel[j][k] ? 0 : -ENOENT) &&
-				       (!rmodel[j][k] || v == rmodel[j][k]),
+			RCHECK(err == (want ? 0 : -ENOENT) && (!want || v == want),
 			       "get of var %d in slot %d: %d %p, want %p", k,
-			       j, err, v, rmodel[j][k]);
+			       j, err, v, want);
 		}
 		n += rmodel[j][k] != NULL;
+		if (rmodel[j][k] && rstays[k])
+			stayers[rstays[k] >> 1]++;
 	}
 	RCHECK(eddy_ctx_len(rslot[j]) == n, "slot %d len", j);
+	RCHECK(rslot[j]->stayers[0] == stayers[0] &&
+		       rslot[j]->stayers[1] == stayers[1],
+	       "slot %d counts %u task-local and %u loop-only, maps %u, %u", j,
+	       rslot[j]->stayers[0], rslot[j]->stayers[1], stayers[0],
+	       stayers[1]);
 }
 
 static void rswitch(int i)
@@ -516,7 +544,12 @@ static void rset(int k)
 	eddy_token **want = rntok[rcur] < RTOKS && rbelow(2) ?
 				    &rtok[rcur][rntok[rcur]].tok :
 				    NULL;
-	RCHECK(eddy_var_set(rvar[k], val, want) == 0, "set");
+	int err = eddy_var_set(rvar[k], val, want);
+	if (!rvisible(k)) {
+		RCHECK(err == -EPERM, "set of hidden var %d: %d", k, err);
+		return;
+	}
+	RCHECK(err == 0, "set");
 	if (want)
 		rtok[rcur][rntok[rcur]++].k = k;
 	rmodel[rcur][k] = val;
@@ -529,27 +562,32 @@ static void rreset(int t)
 	void *old = NULL;
 	eddy_token_old_value(tok, &old);
 	int err = eddy_var_reset(rvar[k], tok);
-	RCHECK(err == 0 || err == -EALREADY, "reset: %d", err);
+	RCHECK(err == 0 || err == -EALREADY || (err == -EPERM && !rvisible(k)),
+	       "reset of var %d: %d", k, err);
+	RCHECK(err || rvisible(k), "reset of hidden var %d", k);
 	if (!err)
 		rmodel[rcur][k] = old;
 }
 
-static void rmerge(int into, int from, int base)
+static void rmerge(int into, int from, int base, unsigned crossing)
 {
 	int want = 0;
 	for (int k = 0; k < RVARS; k++) {
-		if (rmodel[from][k] == rmodel[base][k])
+		if (rmodel[from][k] == rmodel[base][k] || rstays[k] & crossing)
 			continue;
 		if (rmodel[from][k] || rmodel[into][k])
 			want++;
 		rmodel[into][k] = rmodel[from][k];
 	}
-	int got = eddy_ctx_merge(rslot[into], rslot[from], rslot[base]);
+	int got = eddy_ctx_merge_crossing(rslot[into], rslot[from],
+					  rslot[base], crossing);
 	RCHECK(got == want, "merge %d <- %d - %d: %d, want %d", into, from,
 	       base, got, want);
 }
 
-static void rstep_once(void)
+/* One random step; with rules, also copies and merges across crossings
+ * and this thread's crossing taken up and dropped. */
+static void rstep_once(bool rules)
 {
 	int i = (int)rbelow(RSLOTS), j = (int)rbelow(RSLOTS);
 	uint32_t r = rbelow(100);
@@ -558,28 +596,35 @@ static void rstep_once(void)
 	} else if (r < 25) { /* a copy of the entered one: it borrows */
 		if (rcur >= 0 && j != rcur) {
 			rdrop(j);
-			rput(j, eddy_ctx_copy_current(), rcur);
+			rput(j, eddy_ctx_copy_current(), rcur, 0);
 		}
 	} else if (r < 30) {
 		if (rslot[i] && j != rcur && j != i) {
+			unsigned c = rules ? rcrossing() : 0;
 			rdrop(j);
-			rput(j, eddy_ctx_copy(rslot[i]), i);
+			rput(j, c ? eddy_ctx_copy_crossing(rslot[i], c) :
+				    eddy_ctx_copy(rslot[i]),
+			     i, c);
 		}
 	} else if (r < 33) {
 		if (j != rcur) {
 			rdrop(j);
-			rput(j, eddy_ctx_new(), -1);
+			rput(j, eddy_ctx_new(), -1, 0);
 		}
-	} else if (r < 65) {
+	} else if (r < 63) {
 		if (rcur >= 0)
 			rset((int)rbelow(RVARS));
-	} else if (r < 77) {
+	} else if (r < 75) {
 		if (rcur >= 0 && rntok[rcur])
 			rreset((int)rbelow((uint32_t)rntok[rcur]));
-	} else if (r < 85) { /* into the entered one half of the time */
+	} else if (r < 83) { /* into the entered one half of the time */
 		int into = rcur >= 0 && rbelow(2) ? rcur : (int)rbelow(RSLOTS);
 		if (rslot[into] && rslot[i] && rslot[j])
-			rmerge(into, i, j);
+			rmerge(into, i, j,
+			       rules ? rcrossing() : EDDY_CROSS_TASK);
+	} else if (r < 85) {
+		if (rules)
+			eddy_ctx_set_crossing(rhide = rcrossing());
 	} else if (r < 95) {
 		if (j != rcur)
 			rdrop(j);
@@ -590,13 +635,22 @@ static void rstep_once(void)
 	}
 }
 
-Test(ctx_borrow_threads, random_copies_sets_merges_and_drops_match_a_model)
+/* Variables r0..r7 in two groups of full hash collisions; with rules,
+ * r6, r7, r8..r11 task-local and r12..r15 loop-only. */
+static void rrun(bool rules)
 {
 	for (int k = 0; k < RVARS; k++) {
 		char name[16];
 		snprintf(name, sizeof name, "r%d", k);
-		rvar[k] = eddy_var_new(name);
-		if (k < 8) /* two groups of full collisions */
+		enum eddy_propagate p = EDDY_PROPAGATE_INHERIT;
+		if (rules && k >= 6 && k < 12)
+			p = EDDY_PROPAGATE_TASK_LOCAL;
+		else if (rules && k >= 12 && k < 16)
+			p = EDDY_PROPAGATE_LOOP_ONLY;
+		rvar[k] = eddy_var_new_opts(name,
+					    &(eddy_var_opts){ .propagate = p });
+		rstays[k] = rvar[k]->stays;
+		if (k < 8)
 			eddy_var_force_hash(rvar[k], 0x5a5a5a5au + (k & 1));
 	}
 	long live = eddy_alloc_live();
@@ -604,10 +658,11 @@ Test(ctx_borrow_threads, random_copies_sets_merges_and_drops_match_a_model)
 	rstate = seed ? (uint32_t)strtoul(seed, NULL, 0) : 0x6d2b79f5u;
 	rstate += !rstate;
 	for (rstep = 0; rstep < RSTEPS; rstep++)
-		rstep_once();
+		rstep_once(rules);
 	for (int s = 0; s < RSLOTS; s++)
 		if (rslot[s])
 			rcheck_slot(s);
+	eddy_ctx_set_crossing(rhide = EDDY_CROSS_NONE);
 	if (rcur >= 0)
 		RCHECK(eddy_ctx_leave(rslot[rcur]) == 0, "last leave");
 	rcur = -1;
@@ -617,6 +672,20 @@ Test(ctx_borrow_threads, random_copies_sets_merges_and_drops_match_a_model)
 	       eddy_alloc_live() - live);
 	for (int k = 0; k < RVARS; k++)
 		eddy_var_free(rvar[k]);
+}
+
+Test(ctx_borrow_threads, random_copies_sets_merges_and_drops_match_a_model)
+{
+	rrun(false);
+}
+
+/* The same with task-local and loop-only variables: copies across a
+ * crossing leave them out, merges across one leave them behind, a thread
+ * behind a crossing sees them unset and may not set them, and each
+ * context's counts of them stay right. */
+Test(ctx_borrow_threads, random_crossings_and_hidden_variables_match_a_model)
+{
+	rrun(true);
 }
 
 /* ---- spare contexts -------------------------------------------------- */
