@@ -487,9 +487,25 @@ static void rdrop(int j)
 
 /* Slot j takes ctx, a copy of slot from (or a new one, from < 0) that
  * left behind what stays at crossing. */
+/* An armed allocation failure happened: the call must have failed with
+ * -ENOMEM and kept no block of what it was making. */
+static bool rfailed(int err, long live)
+{
+	if (!eddy_alloc_failed())
+		return false;
+	RCHECK(err == -ENOMEM, "a failed allocation answered %d", err);
+	RCHECK(eddy_alloc_live() == live, "a failed call kept %ld blocks",
+	       eddy_alloc_live() - live);
+	return true;
+}
+
 static void rput(int j, eddy_ctx *ctx, int from, unsigned crossing)
 {
-	RCHECK(ctx != NULL, "a copy failed");
+	if (!ctx) { /* only when out of memory; j stays empty */
+		RCHECK(eddy_alloc_failed() && errno == ENOMEM, "a copy failed");
+		return;
+	}
+	RCHECK(!eddy_alloc_failed(), "a copy succeeded without an allocation");
 	rslot[j] = ctx;
 	if (from >= 0)
 		for (int k = 0; k < RVARS; k++)
@@ -544,11 +560,14 @@ static void rset(int k)
 	eddy_token **want = rntok[rcur] < RTOKS && rbelow(2) ?
 				    &rtok[rcur][rntok[rcur]].tok :
 				    NULL;
+	long live = eddy_alloc_live();
 	int err = eddy_var_set(rvar[k], val, want);
 	if (!rvisible(k)) {
 		RCHECK(err == -EPERM, "set of hidden var %d: %d", k, err);
 		return;
 	}
+	if (rfailed(err, live))
+		return;
 	RCHECK(err == 0, "set");
 	if (want)
 		rtok[rcur][rntok[rcur]++].k = k;
@@ -561,7 +580,10 @@ static void rreset(int t)
 	int k = rtok[rcur][t].k;
 	void *old = NULL;
 	eddy_token_old_value(tok, &old);
+	long live = eddy_alloc_live();
 	int err = eddy_var_reset(rvar[k], tok);
+	if (rfailed(err, live))
+		return;
 	RCHECK(err == 0 || err == -EALREADY || (err == -EPERM && !rvisible(k)),
 	       "reset of var %d: %d", k, err);
 	RCHECK(err || rvisible(k), "reset of hidden var %d", k);
@@ -572,25 +594,33 @@ static void rreset(int t)
 static void rmerge(int into, int from, int base, unsigned crossing)
 {
 	int want = 0;
+	void *merged[RVARS];
 	for (int k = 0; k < RVARS; k++) {
+		merged[k] = rmodel[into][k];
 		if (rmodel[from][k] == rmodel[base][k] || rstays[k] & crossing)
 			continue;
 		if (rmodel[from][k] || rmodel[into][k])
 			want++;
-		rmodel[into][k] = rmodel[from][k];
+		merged[k] = rmodel[from][k];
 	}
+	long live = eddy_alloc_live();
 	int got = eddy_ctx_merge_crossing(rslot[into], rslot[from],
 					  rslot[base], crossing);
+	if (rfailed(got, live))
+		return;
 	RCHECK(got == want, "merge %d <- %d - %d: %d, want %d", into, from,
 	       base, got, want);
+	memcpy(rmodel[into], merged, sizeof merged);
 }
 
 /* One random step; with rules, also copies and merges across crossings
  * and this thread's crossing taken up and dropped. */
-static void rstep_once(bool rules)
+static void rstep_once(bool rules, bool nomem)
 {
 	int i = (int)rbelow(RSLOTS), j = (int)rbelow(RSLOTS);
 	uint32_t r = rbelow(100);
+	if (nomem && rbelow(4) == 0) /* the step's n-th allocation fails */
+		eddy_alloc_fail_nth(1 + rbelow(3));
 	if (r < 10) {
 		rswitch(i);
 	} else if (r < 25) { /* a copy of the entered one: it borrows */
@@ -633,11 +663,12 @@ static void rstep_once(bool rules)
 			if (rslot[s])
 				rcheck_slot(s);
 	}
+	eddy_alloc_fail_nth(0);
 }
 
 /* Variables r0..r7 in two groups of full hash collisions; with rules,
  * r6, r7, r8..r11 task-local and r12..r15 loop-only. */
-static void rrun(bool rules)
+static void rrun(bool rules, bool nomem)
 {
 	for (int k = 0; k < RVARS; k++) {
 		char name[16];
@@ -658,7 +689,7 @@ static void rrun(bool rules)
 	rstate = seed ? (uint32_t)strtoul(seed, NULL, 0) : 0x6d2b79f5u;
 	rstate += !rstate;
 	for (rstep = 0; rstep < RSTEPS; rstep++)
-		rstep_once(rules);
+		rstep_once(rules, nomem);
 	for (int s = 0; s < RSLOTS; s++)
 		if (rslot[s])
 			rcheck_slot(s);
@@ -676,7 +707,7 @@ static void rrun(bool rules)
 
 Test(ctx_borrow_threads, random_copies_sets_merges_and_drops_match_a_model)
 {
-	rrun(false);
+	rrun(false, false);
 }
 
 /* The same with task-local and loop-only variables: copies across a
@@ -685,7 +716,15 @@ Test(ctx_borrow_threads, random_copies_sets_merges_and_drops_match_a_model)
  * context's counts of them stay right. */
 Test(ctx_borrow_threads, random_crossings_and_hidden_variables_match_a_model)
 {
-	rrun(true);
+	rrun(true, false);
+}
+
+/* The same again with a quarter of the steps failing one of their first
+ * allocations: each failed call is -ENOMEM (NULL and ENOMEM for a copy),
+ * changes nothing the model can see and keeps no block. */
+Test(ctx_borrow_threads, random_steps_out_of_memory_change_nothing)
+{
+	rrun(true, true);
 }
 
 /* ---- spare contexts -------------------------------------------------- */
