@@ -184,8 +184,6 @@ static eddy_ctx *ctx_alloc(void)
 	ctx->holds = 0;
 	ctx->entered = false;
 	ctx->prev = NULL;
-	ctx->lent_entered = false;
-	ctx->lent_prev = NULL;
 	ctx->stayers[0] = ctx->stayers[1] = 0;
 	ctx->borrower = NULL;
 	ctx->lender = NULL;
@@ -458,10 +456,6 @@ int eddy_ctx_lend(eddy_ctx *ctx)
 		return -EINVAL;
 	int holds = (int)ctx->holds;
 	ctx->holds = 0;
-	ctx->lent_entered = ctx->entered;
-	ctx->lent_prev = ctx->prev;
-	ctx->entered = false;
-	ctx->prev = NULL;
 	atomic_store_explicit(&ctx->owner, 0, memory_order_release);
 	return holds;
 }
@@ -477,8 +471,6 @@ int eddy_ctx_reclaim(eddy_ctx *ctx, int holds)
 						     memory_order_relaxed))
 		return -EBUSY;
 	ctx->holds = (unsigned)holds;
-	ctx->entered = ctx->lent_entered;
-	ctx->prev = ctx->lent_prev;
 	return 0;
 }
 
@@ -489,22 +481,46 @@ eddy_ctx *eddy_ctx_swap_current(eddy_ctx *ctx)
 	return prev;
 }
 
-int eddy_ctx_enter(eddy_ctx *ctx)
+/* Take ctx for this thread, held once: false when it is held anywhere. */
+static bool take(eddy_ctx *ctx)
 {
-	if (!ctx)
-		return -EINVAL;
 	uintptr_t free_ = 0;
 	if (!atomic_compare_exchange_strong_explicit(&ctx->owner, &free_,
 						     this_thread(),
 						     memory_order_acquire,
 						     memory_order_relaxed))
-		return -EBUSY;
+		return false;
 	ctx->holds = 1;
+	return true;
+}
+
+/* The enter after take: ctx becomes current, over the one it was. */
+static void become_current(eddy_ctx *ctx)
+{
 	ctx->entered = true;
 	if (eddy_ctx_hiding)
 		ctx_forget_hidden(ctx);
 	ctx->prev = eddy_ctx_now;
 	eddy_ctx_now = ctx;
+}
+
+/* The leave before the release: what was current before is again. */
+static void stop_being_current(eddy_ctx *ctx)
+{
+	eddy_ctx_now = ctx->prev;
+	ctx->prev = NULL;
+	ctx->entered = false;
+	if (eddy_ctx_hiding && eddy_ctx_now)
+		ctx_forget_hidden(eddy_ctx_now);
+}
+
+int eddy_ctx_enter(eddy_ctx *ctx)
+{
+	if (!ctx)
+		return -EINVAL;
+	if (!take(ctx))
+		return -EBUSY;
+	become_current(ctx);
 	return 0;
 }
 
@@ -515,23 +531,34 @@ int eddy_ctx_leave(eddy_ctx *ctx)
 {
 	if (!ctx || ctx != eddy_ctx_now || !ctx->entered)
 		return -EINVAL;
-	eddy_ctx_now = ctx->prev;
-	ctx->prev = NULL;
-	ctx->entered = false;
-	if (eddy_ctx_hiding && eddy_ctx_now)
-		ctx_forget_hidden(eddy_ctx_now);
+	stop_being_current(ctx);
 	return eddy_ctx_release(ctx);
 }
 
+/*
+ * A context may be lent (eddy_ctx_lend) by a thread that has it entered,
+ * a task that offloads from inside a run: then its prev and entered are
+ * the lender's, and this run's enter would overwrite them.  So the run
+ * keeps them in its frame and puts them back before it lets go, which
+ * also holds when a borrower lends it on in turn (a worker calling back
+ * into the loop under SHARE): each level restores its own.
+ */
 int eddy_ctx_run(eddy_ctx *ctx, eddy_fn fn, void *arg, void **result)
 {
-	if (!fn)
+	if (!ctx || !fn)
 		return -EINVAL;
-	int err = eddy_ctx_enter(ctx);
-	if (err)
-		return err;
+	if (!take(ctx))
+		return -EBUSY;
+	eddy_ctx *lenders_prev = ctx->prev;
+	bool lender_entered = ctx->entered;
+	become_current(ctx);
 	void *r = fn(arg);
-	eddy_ctx_leave(ctx);
+	if (ctx == eddy_ctx_now && ctx->entered) { /* fn did not leave it */
+		stop_being_current(ctx);
+		ctx->prev = lenders_prev;
+		ctx->entered = lender_entered;
+		eddy_ctx_release(ctx);
+	}
 	if (result)
 		*result = r;
 	return 0;

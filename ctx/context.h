@@ -94,11 +94,6 @@ struct eddy_ctx {
 	unsigned holds;           /* how often the owner holds it; its own */
 	bool entered;             /* by eddy_ctx_enter, not only claimed; the owner's */
 	eddy_ctx *prev;           /* current before eddy_ctx_enter; a spare's next */
-	/* While lent (eddy_ctx_lend), the borrowing thread's enter and leave
-	 * use entered and prev for itself: the lender's are kept here until
-	 * reclaim puts them back. */
-	bool lent_entered;
-	eddy_ctx *lent_prev;
 	unsigned stayers[2];      /* mapped task-local, loop-only variables */
 	eddy_ctx *borrower;       /* lends its root to it; the writer's */
 	eddy_ctx *lender;         /* borrowed its root from it, or NULL */

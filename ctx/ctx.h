@@ -257,8 +257,10 @@ eddy_ctx *eddy_ctx_swap_current(eddy_ctx *ctx);
  * reclaim takes it back with that many holds after the borrower left:
  * 0, or -EBUSY while another thread still has it entered.  Code of this
  * thread must not run in the context between the two.  A context this
- * thread entered stays entered here across the loan: after reclaim,
- * eddy_ctx_leave goes back to what was current before this thread's enter.
+ * thread entered stays entered here across the loan when the borrower
+ * runs in it with eddy_ctx_run (as eddy's workers do): after reclaim,
+ * eddy_ctx_leave goes back to what was current before this thread's
+ * enter.  A borrower's eddy_ctx_enter and _leave take that enter over.
  */
 int eddy_ctx_lend(eddy_ctx *ctx);
 int eddy_ctx_reclaim(eddy_ctx *ctx, int holds);

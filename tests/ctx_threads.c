@@ -213,6 +213,50 @@ Test(ctx_threads, an_entered_context_lent_and_reclaimed_leaves_to_its_own_prev)
 	eddy_var_free(var);
 }
 
+/* The borrower, inside its run, lends the context on to a third thread
+ * (a worker calling back into the loop under SHARE) and takes it back:
+ * still current in its run, and then each lender's leave still goes back
+ * to its own. */
+static void *lend_on(void *ctx)
+{
+	int holds = eddy_ctx_lend(ctx);
+	if (holds <= 0)
+		return V(1);
+	if (finish(start(set_in_run, ctx)))
+		return V(2);
+	if (eddy_ctx_reclaim(ctx, holds))
+		return V(3);
+	return V(eddy_ctx_current() == ctx ? 0 : 4);
+}
+
+static void *run_and_lend_on(void *ctx)
+{
+	void *err = V(5);
+	eddy_ctx *mine = eddy_ctx_current();
+	int run = eddy_ctx_run(ctx, lend_on, ctx, &err);
+	if (eddy_ctx_current() != mine)
+		return V(6);
+	return run ? V(run) : err;
+}
+
+Test(ctx_threads, a_context_lent_on_by_its_borrower_leaves_to_each_lenders_prev)
+{
+	var = eddy_var_new("v");
+	eddy_ctx *outer = eddy_ctx_new(), *ctx = eddy_ctx_new();
+	cr_assert_eq(eddy_ctx_enter(outer), 0);
+	cr_assert_eq(eddy_ctx_enter(ctx), 0);
+	int holds = eddy_ctx_lend(ctx);
+	cr_assert_eq((intptr_t)finish(start(run_and_lend_on, ctx)), 0);
+	cr_assert_eq(eddy_ctx_reclaim(ctx, holds), 0);
+	cr_assert_eq(eddy_var_get_or(var, NULL), V(7));
+	cr_assert_eq(eddy_ctx_leave(ctx), 0);
+	cr_assert_eq(eddy_ctx_current(), outer);
+	cr_assert_eq(eddy_ctx_leave(outer), 0);
+	eddy_ctx_unref(ctx);
+	eddy_ctx_unref(outer);
+	eddy_var_free(var);
+}
+
 /* ---- many threads, shared variables -------------------------------- */
 
 #define NTHREADS 4
