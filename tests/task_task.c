@@ -4,6 +4,7 @@
  */
 #include "check.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "eddy.h"
@@ -99,6 +100,19 @@ Test(task_task, null_fn_is_einval)
 	errno = 0;
 	cr_assert_null(eddy_task_new(NULL, NULL, NULL, 0));
 	cr_assert_eq(errno, EINVAL);
+}
+
+/* A scheduler area no stack can hold is refused, however large: a size
+ * near SIZE_MAX must not wrap the task's block around to a small one. */
+Test(task_task, sched_area_larger_than_any_stack_is_einval)
+{
+	const size_t huge[] = { SIZE_MAX, SIZE_MAX - 100, SIZE_MAX / 2 };
+	for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+		errno = 0;
+		cr_assert_null(eddy_task_new(returns_arg, NULL, NULL, huge[i]),
+			       "sched_size %zu", huge[i]);
+		cr_assert_eq(errno, EINVAL);
+	}
 }
 
 static void *reports_self(void *arg)
