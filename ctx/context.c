@@ -23,6 +23,7 @@ _Thread_local eddy_ctx *eddy_ctx_now __attribute__((tls_model("initial-exec")));
 static _Thread_local eddy_ctx *thread_base;
 static pthread_key_t base_key;
 static pthread_once_t base_key_once = PTHREAD_ONCE_INIT;
+static bool base_key_made;
 
 /* A token for this thread: the address of a thread-local, unique among
  * live threads. */
@@ -403,8 +404,9 @@ static void free_thread_base(void *base)
 
 static void make_base_key(void)
 {
-	/* Without the key, bases of exiting threads leak; nothing else breaks. */
-	(void)pthread_key_create(&base_key, free_thread_base);
+	/* Without the key, bases of exiting threads leak; nothing else breaks,
+	 * as long as nothing is stored under a key that is someone else's. */
+	base_key_made = pthread_key_create(&base_key, free_thread_base) == 0;
 }
 
 eddy_ctx *eddy_ctx_current(void)
@@ -418,7 +420,8 @@ eddy_ctx *eddy_ctx_current(void)
 		if (!base)
 			return NULL;
 		eddy_ctx_claim(base);
-		pthread_setspecific(base_key, base);
+		if (base_key_made)
+			pthread_setspecific(base_key, base);
 		thread_base = base;
 	}
 	eddy_ctx_now = base;

@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L /* pthread barriers */
 #include "check.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -254,6 +255,38 @@ Test(ctx_threads, a_context_lent_on_by_its_borrower_leaves_to_each_lenders_prev)
 	cr_assert_eq(eddy_ctx_leave(outer), 0);
 	eddy_ctx_unref(ctx);
 	eddy_ctx_unref(outer);
+	eddy_var_free(var);
+}
+
+/*
+ * With every pthread key taken, a thread's base context cannot be freed at
+ * its exit (it leaks, as context.c says), but its pointer must not be
+ * stored under a key eddy never got: key 0 is someone else's then, and its
+ * destructor would receive eddy's context.
+ */
+static void *base_under_key_0(void *arg)
+{
+	(void)arg;
+	eddy_var_set(var, V(1), NULL); /* the thread's base context */
+	eddy_ctx *base = eddy_ctx_current();
+#ifdef EDDY_TEST_LSAN
+	__lsan_ignore_object(base); /* without a key it leaks, by design */
+#endif
+	return V(pthread_getspecific(0) == base);
+}
+
+Test(ctx_threads, without_a_free_pthread_key_the_base_context_takes_no_other)
+{
+	var = eddy_var_new("v");
+	static pthread_key_t keys[PTHREAD_KEYS_MAX];
+	size_t n = 0;
+	while (n < PTHREAD_KEYS_MAX && pthread_key_create(&keys[n], NULL) == 0)
+		n++;
+	cr_assert_lt(n, PTHREAD_KEYS_MAX, "the keys ran out");
+	intptr_t stolen = (intptr_t)finish(start(base_under_key_0, NULL));
+	while (n)
+		pthread_key_delete(keys[--n]);
+	cr_assert_eq(stolen, 0, "the base context went under key 0");
 	eddy_var_free(var);
 }
 
