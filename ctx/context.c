@@ -23,6 +23,7 @@ _Thread_local eddy_ctx *eddy_ctx_now __attribute__((tls_model("initial-exec")));
 static _Thread_local eddy_ctx *thread_base;
 static pthread_key_t base_key;
 static pthread_once_t base_key_once = PTHREAD_ONCE_INIT;
+static bool base_key_made;
 
 /* A token for this thread: the address of a thread-local, unique among
  * live threads. */
@@ -182,6 +183,7 @@ static eddy_ctx *ctx_alloc(void)
 	atomic_init(&ctx->refs, 1);
 	atomic_init(&ctx->owner, 0);
 	ctx->holds = 0;
+	ctx->entered = false;
 	ctx->prev = NULL;
 	ctx->stayers[0] = ctx->stayers[1] = 0;
 	ctx->borrower = NULL;
@@ -197,19 +199,21 @@ bool ctx_lookup_miss(eddy_ctx *ctx, const eddy_var *var, void **val)
 		*val = CTX_UNSET;
 		return false;
 	}
-	struct ctx_cache_entry *c = &ctx->cache[var->cache_slot];
-	c->var = var;
-	if (eddy_hamt_find(&ctx->map, var, &c->val))
-		c->val = CTX_UNSET;
-	*val = c->val;
-	return c->val != CTX_UNSET;
+	void *found;
+	if (eddy_hamt_find(&ctx->map, var, &found))
+		found = CTX_UNSET;
+	ctx_cache_store(ctx, var, found);
+	*val = found;
+	return found != CTX_UNSET;
 }
 
 eddy_ctx *eddy_ctx_new(void)
 {
 	eddy_ctx *ctx = ctx_alloc();
-	if (ctx)
+	if (ctx) {
 		memset(ctx->cache, 0, sizeof ctx->cache);
+		memset(ctx->cache_stays, 0, sizeof ctx->cache_stays);
+	}
 	return ctx;
 }
 
@@ -361,6 +365,7 @@ eddy_ctx *eddy_ctx_copy(const eddy_ctx *src)
 		eddy_hamt_share(&ctx->map, &src->map);
 	}
 	memcpy(ctx->cache, src->cache, sizeof ctx->cache);
+	memcpy(ctx->cache_stays, src->cache_stays, sizeof ctx->cache_stays);
 	memcpy(ctx->stayers, src->stayers, sizeof ctx->stayers);
 	return ctx;
 }
@@ -399,8 +404,9 @@ static void free_thread_base(void *base)
 
 static void make_base_key(void)
 {
-	/* Without the key, bases of exiting threads leak; nothing else breaks. */
-	(void)pthread_key_create(&base_key, free_thread_base);
+	/* Without the key, bases of exiting threads leak; nothing else breaks,
+	 * as long as nothing is stored under a key that is someone else's. */
+	base_key_made = pthread_key_create(&base_key, free_thread_base) == 0;
 }
 
 eddy_ctx *eddy_ctx_current(void)
@@ -414,7 +420,8 @@ eddy_ctx *eddy_ctx_current(void)
 		if (!base)
 			return NULL;
 		eddy_ctx_claim(base);
-		pthread_setspecific(base_key, base);
+		if (base_key_made)
+			pthread_setspecific(base_key, base);
 		thread_base = base;
 	}
 	eddy_ctx_now = base;
@@ -477,44 +484,84 @@ eddy_ctx *eddy_ctx_swap_current(eddy_ctx *ctx)
 	return prev;
 }
 
-int eddy_ctx_enter(eddy_ctx *ctx)
+/* Take ctx for this thread, held once: false when it is held anywhere. */
+static bool take(eddy_ctx *ctx)
 {
-	if (!ctx)
-		return -EINVAL;
 	uintptr_t free_ = 0;
 	if (!atomic_compare_exchange_strong_explicit(&ctx->owner, &free_,
 						     this_thread(),
 						     memory_order_acquire,
 						     memory_order_relaxed))
-		return -EBUSY;
+		return false;
 	ctx->holds = 1;
+	return true;
+}
+
+/* The enter after take: ctx becomes current, over the one it was. */
+static void become_current(eddy_ctx *ctx)
+{
+	ctx->entered = true;
 	if (eddy_ctx_hiding)
 		ctx_forget_hidden(ctx);
 	ctx->prev = eddy_ctx_now;
 	eddy_ctx_now = ctx;
+}
+
+/* The leave before the release: what was current before is again. */
+static void stop_being_current(eddy_ctx *ctx)
+{
+	eddy_ctx_now = ctx->prev;
+	ctx->prev = NULL;
+	ctx->entered = false;
+	if (eddy_ctx_hiding && eddy_ctx_now)
+		ctx_forget_hidden(eddy_ctx_now);
+}
+
+int eddy_ctx_enter(eddy_ctx *ctx)
+{
+	if (!ctx)
+		return -EINVAL;
+	if (!take(ctx))
+		return -EBUSY;
+	become_current(ctx);
 	return 0;
 }
 
+/* Only a context made current by eddy_ctx_enter can be left: one made
+ * current by a switch (a task's, the thread's base) has no enter to undo,
+ * and leaving it would drop a hold that its task or thread still needs. */
 int eddy_ctx_leave(eddy_ctx *ctx)
 {
-	if (!ctx || ctx != eddy_ctx_now || ctx == thread_base)
+	if (!ctx || ctx != eddy_ctx_now || !ctx->entered)
 		return -EINVAL;
-	eddy_ctx_now = ctx->prev;
-	ctx->prev = NULL;
-	if (eddy_ctx_hiding && eddy_ctx_now)
-		ctx_forget_hidden(eddy_ctx_now);
+	stop_being_current(ctx);
 	return eddy_ctx_release(ctx);
 }
 
+/*
+ * A context may be lent (eddy_ctx_lend) by a thread that has it entered,
+ * a task that offloads from inside a run: then its prev and entered are
+ * the lender's, and this run's enter would overwrite them.  So the run
+ * keeps them in its frame and puts them back before it lets go, which
+ * also holds when a borrower lends it on in turn (a worker calling back
+ * into the loop under SHARE): each level restores its own.
+ */
 int eddy_ctx_run(eddy_ctx *ctx, eddy_fn fn, void *arg, void **result)
 {
-	if (!fn)
+	if (!ctx || !fn)
 		return -EINVAL;
-	int err = eddy_ctx_enter(ctx);
-	if (err)
-		return err;
+	if (!take(ctx))
+		return -EBUSY;
+	eddy_ctx *lenders_prev = ctx->prev;
+	bool lender_entered = ctx->entered;
+	become_current(ctx);
 	void *r = fn(arg);
-	eddy_ctx_leave(ctx);
+	if (ctx == eddy_ctx_now && ctx->entered) { /* fn did not leave it */
+		stop_being_current(ctx);
+		ctx->prev = lenders_prev;
+		ctx->entered = lender_entered;
+		eddy_ctx_release(ctx);
+	}
 	if (result)
 		*result = r;
 	return 0;

@@ -34,7 +34,9 @@
  * have `stays`, in set, reset and the cache's miss path; a hidden variable
  * is never cached, and taking up a crossing, or entering or returning to
  * a context behind one, drops the cache entries it hides, so a cache hit
- * never needs the test.
+ * never needs the test.  The drop goes by the stays bits the cache keeps
+ * beside each entry, not by the variable: a variable may be freed once no
+ * context maps it, while a cache still names it.
  *
  * Borrowed roots.  A copy made by the thread that has its source current
  * (copy_current, every spawn) does not count its reference to the root:
@@ -91,6 +93,7 @@ struct eddy_ctx {
 	atomic_uint refs;
 	_Atomic(uintptr_t) owner; /* the entering thread's eddy_ctx_thread_id */
 	unsigned holds;           /* how often the owner holds it; its own */
+	bool entered;             /* by eddy_ctx_enter, not only claimed; the owner's */
 	eddy_ctx *prev;           /* current before eddy_ctx_enter; a spare's next */
 	unsigned stayers[2];      /* mapped task-local, loop-only variables */
 	eddy_ctx *borrower;       /* lends its root to it; the writer's */
@@ -98,6 +101,10 @@ struct eddy_ctx {
 	atomic_int borrow;        /* a borrower's state, see above */
 	uint64_t id;              /* eddy_ctx_id: for traces and dumps */
 	struct ctx_cache_entry cache[CTX_CACHE_SLOTS];
+	/* cache[i].var->stays, where cache[i].var is set: dropping what a
+	 * crossing hides must not read the variables, since a variable may be
+	 * freed while a cache still names it (read there while unset). */
+	uint8_t cache_stays[CTX_CACHE_SLOTS];
 };
 
 /* This thread's current context, or NULL before it first needs one. */
@@ -129,11 +136,11 @@ static inline void ctx_count_stayer(eddy_ctx *ctx, const eddy_var *var,
 	ctx->stayers[var->stays >> 1] += (unsigned)delta;
 }
 
-/* The value var has in ctx (ctx is current): true and *val, or false. */
 /* The cache miss: look var up in the mapping and remember the answer.
  * Out of line, so that the hit path needs no stack frame. */
 bool ctx_lookup_miss(eddy_ctx *ctx, const eddy_var *var, void **val);
 
+/* The value var has in ctx (ctx is current): true and *val, or false. */
 static inline bool ctx_lookup(eddy_ctx *ctx, const eddy_var *var, void **val)
 {
 	const struct ctx_cache_entry *c = &ctx->cache[var->cache_slot];
@@ -147,6 +154,16 @@ static inline void ctx_cache_store(eddy_ctx *ctx, const eddy_var *var,
 				   void *val)
 {
 	ctx->cache[var->cache_slot] = (struct ctx_cache_entry){ var, val };
+	ctx->cache_stays[var->cache_slot] = var->stays;
+}
+
+/* Drop ctx's cache entries of variables that stay behind at `stays` bits
+ * (a crossing): without reading the variables, which may be gone. */
+static inline void ctx_cache_drop_stayers(eddy_ctx *ctx, unsigned stays)
+{
+	for (int i = 0; i < CTX_CACHE_SLOTS; i++)
+		if (ctx->cache_stays[i] & stays)
+			ctx->cache[i].var = NULL;
 }
 
 #endif

@@ -111,11 +111,8 @@ _Thread_local unsigned eddy_ctx_hiding
 
 void ctx_forget_hidden(eddy_ctx *ctx)
 {
-	if (!ctx->stayers[0] && !ctx->stayers[1])
-		return;
-	for (int i = 0; i < CTX_CACHE_SLOTS; i++)
-		if (ctx->cache[i].var && ctx_hides(ctx->cache[i].var))
-			ctx->cache[i].var = NULL;
+	if (ctx->stayers[0] || ctx->stayers[1])
+		ctx_cache_drop_stayers(ctx, eddy_ctx_hiding);
 }
 
 unsigned eddy_ctx_set_crossing(unsigned crossing)
@@ -202,11 +199,7 @@ static int leave_behind(eddy_ctx *copy, const eddy_ctx *src,
 		r = leave_out_registered(copy, src, crossing, left);
 	if (r == -EAGAIN)
 		r = leave_out_walking(copy, src, crossing, left);
-	for (int i = 0; i < CTX_CACHE_SLOTS; i++) {
-		const eddy_var *v = copy->cache[i].var;
-		if (v && (v->stays & crossing))
-			copy->cache[i].var = NULL;
-	}
+	ctx_cache_drop_stayers(copy, crossing);
 	return r < 0 ? r : 0;
 }
 

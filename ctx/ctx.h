@@ -229,7 +229,8 @@ int eddy_ctx_run(eddy_ctx *ctx, eddy_fn fn, void *arg, void **result);
  * The two halves of eddy_ctx_run, for runtimes that switch contexts around
  * code they do not call directly (PyContext_Enter/Exit in CPython's C API).
  * enter: -EBUSY when ctx is entered anywhere.  leave: -EINVAL unless ctx is
- * the current context of this thread.
+ * the current context of this thread and was made so by eddy_ctx_enter (a
+ * task's context, current by the task switch, cannot be left).
  */
 int eddy_ctx_enter(eddy_ctx *ctx);
 int eddy_ctx_leave(eddy_ctx *ctx);
@@ -257,7 +258,11 @@ eddy_ctx *eddy_ctx_swap_current(eddy_ctx *ctx);
  * this thread holds none.  While lent, any thread may enter it once.
  * reclaim takes it back with that many holds after the borrower left:
  * 0, or -EBUSY while another thread still has it entered.  Code of this
- * thread must not run in the context between the two.
+ * thread must not run in the context between the two.  A context this
+ * thread entered stays entered here across the loan when the borrower
+ * runs in it with eddy_ctx_run (as eddy's workers do): after reclaim,
+ * eddy_ctx_leave goes back to what was current before this thread's
+ * enter.  A borrower's eddy_ctx_enter and _leave take that enter over.
  */
 int eddy_ctx_lend(eddy_ctx *ctx);
 int eddy_ctx_reclaim(eddy_ctx *ctx, int holds);

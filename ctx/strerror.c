@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,6 +75,8 @@ static const char *conflict_text(void)
 
 const char *eddy_strerror(int err)
 {
+	if (err == INT_MIN) /* no errno: and -INT_MIN would overflow */
+		return "unknown error code";
 	if (err < 0)
 		err = -err;
 	if (err == 0)

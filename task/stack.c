@@ -186,9 +186,15 @@ static bool pool_put(struct pool *p, struct eddy_stack *st)
 	return true;
 }
 
+/* The thread's signal stack is made before the thread runs on a stack of
+ * ours, and goes with its pool's exit destructor: so the pool is readied
+ * here, even if no stack ever enters it (all too large for it, or all
+ * released by other threads), or the signal stack would outlive the
+ * thread. */
 static int acquire_from_depot(size_t size, struct eddy_stack **out)
 {
-	eddy_stack_guard_thread_init(); /* before the thread runs on it */
+	if (!pool.ready)
+		pool_init(&pool); /* false: guard readied, exit unnoticed */
 	return eddy_stack_depot_take(size, out);
 }
 

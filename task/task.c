@@ -108,7 +108,10 @@ eddy_task *eddy_task_new(eddy_fn fn, void *arg, const eddy_spawn_opts *opts,
 	if (!opts)
 		opts = &defaults;
 	enum eddy_policy policy = opts->policy ? opts->policy : EDDY_COPY;
-	if (!fn || policy < EDDY_COPY || policy > EDDY_MERGE) {
+	/* no stack holds more than EDDY_STACK_SIZE_MAX: a larger sched_size
+	 * is refused before it can wrap the block's size around */
+	if (!fn || policy < EDDY_COPY || policy > EDDY_MERGE ||
+	    sched_size > EDDY_STACK_SIZE_MAX) {
 		errno = EINVAL;
 		return NULL;
 	}

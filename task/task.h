@@ -45,8 +45,12 @@ typedef struct eddy_task eddy_task;
  * by opts->policy (opts may be NULL).  It starts suspended: the first
  * eddy_task_resume runs it.  sched_size bytes (zeroed) are reserved in the
  * task for its scheduler, reachable with eddy_task_sched.  The caller owns
- * the task (eddy_task_free).  NULL with errno ENOMEM, or EINVAL for an
- * unknown policy.  Costs no system call when a pooled stack is at hand.
+ * the task (eddy_task_free).  NULL with errno ENOMEM, or EINVAL for no fn,
+ * an unknown policy, or a stack_size above 1 GiB (the largest eddy gives) or
+ * too small to hold the task's own block (its control block, sched_size
+ * and name) and 4 KiB of frames, which a sched_size above 1 GiB always
+ * is.  Costs no system call when a pooled
+ * stack is at hand.
  */
 eddy_task *eddy_task_new(eddy_fn fn, void *arg, const eddy_spawn_opts *opts,
 			 size_t sched_size);

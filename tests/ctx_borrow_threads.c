@@ -13,12 +13,17 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "ctx/alloc.h"
 #include "ctx/context.h"
 #include "eddy.h"
 #include "pthread_join.h"
+#include "xorshift.h"
 
 EDDY_SUITE(ctx_borrow_threads);
 
@@ -419,6 +424,307 @@ Test(ctx_borrow_threads, source_freed_while_the_copy_sets_elsewhere)
 Test(ctx_borrow_threads, source_freed_while_the_copy_is_dropped_elsewhere)
 {
 	race(0, 1);
+}
+
+/* ---- many links at once, against a model ---------------------------- */
+
+/*
+ * Random steps on a few contexts in one thread: entering one, copying the
+ * entered one (a borrower) or another, sets and resets in the entered one,
+ * merges, and drops in any order; every value is checked against a model,
+ * through eddy_var_get (the cache) in the entered context and eddy_ctx_get
+ * in all, and every block must come back at the end.  A seeded xorshift
+ * makes each run the same; the failure message names the step.
+ */
+#define RSLOTS 6
+#define RVARS 24
+#define RTOKS 8
+#define RSTEPS 60000
+
+static eddy_var *rvar[RVARS];
+static eddy_ctx *rslot[RSLOTS];
+static void *rmodel[RSLOTS][RVARS]; /* NULL: unset */
+static struct {
+	eddy_token *tok;
+	int k;
+} rtok[RSLOTS][RTOKS];
+static int rntok[RSLOTS];
+static int rcur = -1; /* the entered slot */
+static unsigned rstays[RVARS]; /* the variables' propagation, as STAY_ bits */
+static unsigned rhide;         /* this thread's crossing */
+static uint32_t rstate;
+static long rstep;
+
+static uint32_t rbelow(uint32_t n)
+{
+	return xorshift32(&rstate) % n;
+}
+
+#define RCHECK(cond, fmt, ...) cr_assert(cond, "step %ld: " fmt, rstep, ##__VA_ARGS__)
+
+/* What eddy_var_get sees of var k: hidden behind this thread's crossing? */
+static bool rvisible(int k)
+{
+	return !(rstays[k] & rhide);
+}
+
+static unsigned rcrossing(void)
+{
+	static const unsigned crossings[] = { EDDY_CROSS_NONE, EDDY_CROSS_TASK,
+					      EDDY_CROSS_THREAD };
+	return crossings[rbelow(3)];
+}
+
+static void rdrop(int j)
+{
+	for (int t = 0; t < rntok[j]; t++)
+		eddy_token_free(rtok[j][t].tok);
+	rntok[j] = 0;
+	eddy_ctx_unref(rslot[j]);
+	rslot[j] = NULL;
+	memset(rmodel[j], 0, sizeof rmodel[j]);
+}
+
+/* Slot j takes ctx, a copy of slot from (or a new one, from < 0) that
+ * left behind what stays at crossing. */
+/* An armed allocation failure happened: the call must have failed with
+ * -ENOMEM and kept no block of what it was making. */
+static bool rfailed(int err, long live)
+{
+	if (!eddy_alloc_failed())
+		return false;
+	RCHECK(err == -ENOMEM, "a failed allocation answered %d", err);
+	RCHECK(eddy_alloc_live() == live, "a failed call kept %ld blocks",
+	       eddy_alloc_live() - live);
+	return true;
+}
+
+static void rput(int j, eddy_ctx *ctx, int from, unsigned crossing)
+{
+	if (!ctx) { /* only when out of memory; j stays empty */
+		RCHECK(eddy_alloc_failed() && errno == ENOMEM, "a copy failed");
+		return;
+	}
+	RCHECK(!eddy_alloc_failed(), "a copy succeeded without an allocation");
+	rslot[j] = ctx;
+	if (from >= 0)
+		for (int k = 0; k < RVARS; k++)
+			rmodel[j][k] = rstays[k] & crossing ? NULL :
+							      rmodel[from][k];
+}
+
+static void rcheck_slot(int j)
+{
+	size_t n = 0;
+	unsigned stayers[2] = { 0, 0 };
+	for (int k = 0; k < RVARS; k++) {
+		void *v = NULL;
+		int err = eddy_ctx_get(rslot[j], rvar[k], &v);
+		RCHECK(err == (rmodel[j][k] ? 0 : -ENOENT) &&
+			       (!rmodel[j][k] || v == rmodel[j][k]),
+		       "slot %d var %d: %d %p, want %p", j, k, err, v,
+		       rmodel[j][k]);
+		if (j == rcur) {
+			void *want = rvisible(k) ? rmodel[j][k] : NULL;
+			err = eddy_var_get(rvar[k], &v);
+			RCHECK(err == (want ? 0 : -ENOENT) && (!want || v == want),
+			       "get of var %d in slot %d: %d %p, want %p", k,
+			       j, err, v, want);
+		}
+		n += rmodel[j][k] != NULL;
+		if (rmodel[j][k] && rstays[k])
+			stayers[rstays[k] >> 1]++;
+	}
+	RCHECK(eddy_ctx_len(rslot[j]) == n, "slot %d len", j);
+	RCHECK(rslot[j]->stayers[0] == stayers[0] &&
+		       rslot[j]->stayers[1] == stayers[1],
+	       "slot %d counts %u task-local and %u loop-only, maps %u, %u", j,
+	       rslot[j]->stayers[0], rslot[j]->stayers[1], stayers[0],
+	       stayers[1]);
+}
+
+static void rswitch(int i)
+{
+	if (rcur >= 0)
+		RCHECK(eddy_ctx_leave(rslot[rcur]) == 0, "leave");
+	rcur = -1;
+	if (rslot[i]) {
+		RCHECK(eddy_ctx_enter(rslot[i]) == 0, "enter");
+		rcur = i;
+	}
+}
+
+static void rset(int k)
+{
+	void *val = V(rstep * 2 + 1);
+	eddy_token **want = rntok[rcur] < RTOKS && rbelow(2) ?
+				    &rtok[rcur][rntok[rcur]].tok :
+				    NULL;
+	long live = eddy_alloc_live();
+	int err = eddy_var_set(rvar[k], val, want);
+	if (!rvisible(k)) {
+		RCHECK(err == -EPERM, "set of hidden var %d: %d", k, err);
+		return;
+	}
+	if (rfailed(err, live))
+		return;
+	RCHECK(err == 0, "set");
+	if (want)
+		rtok[rcur][rntok[rcur]++].k = k;
+	rmodel[rcur][k] = val;
+}
+
+static void rreset(int t)
+{
+	eddy_token *tok = rtok[rcur][t].tok;
+	int k = rtok[rcur][t].k;
+	void *old = NULL;
+	eddy_token_old_value(tok, &old);
+	long live = eddy_alloc_live();
+	int err = eddy_var_reset(rvar[k], tok);
+	if (rfailed(err, live))
+		return;
+	RCHECK(err == 0 || err == -EALREADY || (err == -EPERM && !rvisible(k)),
+	       "reset of var %d: %d", k, err);
+	RCHECK(err || rvisible(k), "reset of hidden var %d", k);
+	if (!err)
+		rmodel[rcur][k] = old;
+}
+
+static void rmerge(int into, int from, int base, unsigned crossing)
+{
+	int want = 0;
+	void *merged[RVARS];
+	for (int k = 0; k < RVARS; k++) {
+		merged[k] = rmodel[into][k];
+		if (rmodel[from][k] == rmodel[base][k] || rstays[k] & crossing)
+			continue;
+		if (rmodel[from][k] || rmodel[into][k])
+			want++;
+		merged[k] = rmodel[from][k];
+	}
+	long live = eddy_alloc_live();
+	int got = eddy_ctx_merge_crossing(rslot[into], rslot[from],
+					  rslot[base], crossing);
+	if (rfailed(got, live))
+		return;
+	RCHECK(got == want, "merge %d <- %d - %d: %d, want %d", into, from,
+	       base, got, want);
+	memcpy(rmodel[into], merged, sizeof merged);
+}
+
+/* One random step; with rules, also copies and merges across crossings
+ * and this thread's crossing taken up and dropped. */
+static void rstep_once(bool rules, bool nomem)
+{
+	int i = (int)rbelow(RSLOTS), j = (int)rbelow(RSLOTS);
+	uint32_t r = rbelow(100);
+	if (nomem && rbelow(4) == 0) /* the step's n-th allocation fails */
+		eddy_alloc_fail_nth(1 + rbelow(3));
+	if (r < 10) {
+		rswitch(i);
+	} else if (r < 25) { /* a copy of the entered one: it borrows */
+		if (rcur >= 0 && j != rcur) {
+			rdrop(j);
+			rput(j, eddy_ctx_copy_current(), rcur, 0);
+		}
+	} else if (r < 30) {
+		if (rslot[i] && j != rcur && j != i) {
+			unsigned c = rules ? rcrossing() : 0;
+			rdrop(j);
+			rput(j, c ? eddy_ctx_copy_crossing(rslot[i], c) :
+				    eddy_ctx_copy(rslot[i]),
+			     i, c);
+		}
+	} else if (r < 33) {
+		if (j != rcur) {
+			rdrop(j);
+			rput(j, eddy_ctx_new(), -1, 0);
+		}
+	} else if (r < 63) {
+		if (rcur >= 0)
+			rset((int)rbelow(RVARS));
+	} else if (r < 75) {
+		if (rcur >= 0 && rntok[rcur])
+			rreset((int)rbelow((uint32_t)rntok[rcur]));
+	} else if (r < 83) { /* into the entered one half of the time */
+		int into = rcur >= 0 && rbelow(2) ? rcur : (int)rbelow(RSLOTS);
+		if (rslot[into] && rslot[i] && rslot[j])
+			rmerge(into, i, j,
+			       rules ? rcrossing() : EDDY_CROSS_TASK);
+	} else if (r < 85) {
+		if (rules)
+			eddy_ctx_set_crossing(rhide = rcrossing());
+	} else if (r < 95) {
+		if (j != rcur)
+			rdrop(j);
+	} else {
+		for (int s = 0; s < RSLOTS; s++)
+			if (rslot[s])
+				rcheck_slot(s);
+	}
+	eddy_alloc_fail_nth(0);
+}
+
+/* Variables r0..r7 in two groups of full hash collisions; with rules,
+ * r6, r7, r8..r11 task-local and r12..r15 loop-only. */
+static void rrun(bool rules, bool nomem)
+{
+	for (int k = 0; k < RVARS; k++) {
+		char name[16];
+		snprintf(name, sizeof name, "r%d", k);
+		enum eddy_propagate p = EDDY_PROPAGATE_INHERIT;
+		if (rules && k >= 6 && k < 12)
+			p = EDDY_PROPAGATE_TASK_LOCAL;
+		else if (rules && k >= 12 && k < 16)
+			p = EDDY_PROPAGATE_LOOP_ONLY;
+		rvar[k] = eddy_var_new_opts(name,
+					    &(eddy_var_opts){ .propagate = p });
+		rstays[k] = rvar[k]->stays;
+		if (k < 8)
+			eddy_var_force_hash(rvar[k], 0x5a5a5a5au + (k & 1));
+	}
+	long live = eddy_alloc_live();
+	const char *seed = getenv("EDDY_MODEL_SEED"); /* to replay another */
+	rstate = seed ? (uint32_t)strtoul(seed, NULL, 0) : 0x6d2b79f5u;
+	rstate += !rstate;
+	for (rstep = 0; rstep < RSTEPS; rstep++)
+		rstep_once(rules, nomem);
+	for (int s = 0; s < RSLOTS; s++)
+		if (rslot[s])
+			rcheck_slot(s);
+	eddy_ctx_set_crossing(rhide = EDDY_CROSS_NONE);
+	if (rcur >= 0)
+		RCHECK(eddy_ctx_leave(rslot[rcur]) == 0, "last leave");
+	rcur = -1;
+	for (int s = 0; s < RSLOTS; s++)
+		rdrop(s);
+	RCHECK(eddy_alloc_live() == live, "%ld blocks kept",
+	       eddy_alloc_live() - live);
+	for (int k = 0; k < RVARS; k++)
+		eddy_var_free(rvar[k]);
+}
+
+Test(ctx_borrow_threads, random_copies_sets_merges_and_drops_match_a_model)
+{
+	rrun(false, false);
+}
+
+/* The same with task-local and loop-only variables: copies across a
+ * crossing leave them out, merges across one leave them behind, a thread
+ * behind a crossing sees them unset and may not set them, and each
+ * context's counts of them stay right. */
+Test(ctx_borrow_threads, random_crossings_and_hidden_variables_match_a_model)
+{
+	rrun(true, false);
+}
+
+/* The same again with a quarter of the steps failing one of their first
+ * allocations: each failed call is -ENOMEM (NULL and ENOMEM for a copy),
+ * changes nothing the model can see and keeps no block. */
+Test(ctx_borrow_threads, random_steps_out_of_memory_change_nothing)
+{
+	rrun(true, true);
 }
 
 /* ---- spare contexts -------------------------------------------------- */

@@ -24,6 +24,7 @@
 #include "ctx/alloc.h"
 #include "ctx/hamt.h"
 #include "eddy.h"
+#include "xorshift.h"
 
 EDDY_SUITE(ctx_hamt_model);
 
@@ -40,13 +41,9 @@ static size_t model_count[NVERSIONS];
 static uint32_t seed, state;
 static long step;
 
-/* xorshift32: a fixed sequence for a given seed */
 static uint32_t below(uint32_t n)
 {
-	state ^= state << 13;
-	state ^= state >> 17;
-	state ^= state << 5;
-	return state % n;
+	return xorshift32(&state) % n;
 }
 
 static void init_seed(uint32_t fallback)
@@ -205,6 +202,44 @@ static void op_copy(int from, int to)
 	model_count[to] = model_count[from];
 }
 
+/* What eddy_hamt_diff reported of each key, to hold against the model. */
+static void *diff_val[NKEYS];
+static char diff_seen[NKEYS]; /* 0: not reported, 1: present, 2: absent */
+
+static int record_diff(void *arg, const eddy_var *key, void *val, int present)
+{
+	(void)arg;
+	int i = key_index(key);
+	CHECK(i >= 0, "diff reports a stranger");
+	CHECK(!diff_seen[i], "diff reports key %d twice", i);
+	diff_seen[i] = present ? 1 : 2;
+	diff_val[i] = val;
+	return 0;
+}
+
+/* The diff of version b against version f names exactly the keys whose
+ * model values differ, each once, with f's value or as removed. */
+static void check_diff(int b, int f)
+{
+	memset(diff_seen, 0, sizeof diff_seen);
+	CHECK(eddy_hamt_diff(&ver[b], &ver[f], record_diff, NULL) == 0,
+	      "diff %d -> %d", b, f);
+	for (int i = 0; i < NKEYS; i++) {
+		if (model[b][i] == model[f][i]) {
+			CHECK(!diff_seen[i], "diff %d -> %d reports unchanged key %d",
+			      b, f, i);
+		} else if (model[f][i]) {
+			CHECK(diff_seen[i] == 1 && diff_val[i] == model[f][i],
+			      "diff %d -> %d: key %d set to %p, reported %d %p", b,
+			      f, i, model[f][i], diff_seen[i], diff_val[i]);
+		} else {
+			CHECK(diff_seen[i] == 2,
+			      "diff %d -> %d: key %d removed, reported %d", b, f,
+			      i, diff_seen[i]);
+		}
+	}
+}
+
 /* A set then a delete of an absent key gives back the same shape. */
 static void op_set_delete_probe(int v)
 {
@@ -292,6 +327,27 @@ Test(ctx_hamt_model, a_million_random_operations_match_the_model)
 		check_version(v);
 	CHECK(deepest == EDDY_HAMT_MAX_DEPTH,
 	      "the walk never reached a collision below the last level");
+	free_all();
+}
+
+/* Versions that share most of their nodes, and versions that share none
+ * (a delete of everything, then sets): the diff between any two agrees
+ * with the model, through collision nodes and single-child chains. */
+Test(ctx_hamt_model, diff_of_any_two_versions_matches_the_model)
+{
+	init_seed(0x2545f491u);
+	make_keys();
+	int cur = 0;
+	for (step = 0; step < 200000; step++) {
+		random_step(&cur);
+		if (step % 64 == 0)
+			check_diff((int)below(NVERSIONS), (int)below(NVERSIONS));
+		if (step % 50000 == 49999)
+			op_delete_all(cur);
+	}
+	for (int b = 0; b < NVERSIONS; b++)
+		for (int f = 0; f < NVERSIONS; f++)
+			check_diff(b, f);
 	free_all();
 }
 

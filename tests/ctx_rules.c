@@ -351,6 +351,40 @@ Test(ctx_rules, entering_behind_a_crossing_forgets_cached_hidden_values)
 	world_free(&w);
 }
 
+/* A variable may be freed once no context maps it, though a context's
+ * get cache still names it (it was read there, unset): dropping the cache
+ * entries a crossing hides or leaves behind must not read it. */
+static eddy_var *read_then_freed(eddy_ctx *ctx)
+{
+	eddy_var *gone = eddy_var_new("gone");
+	cr_assert_eq(get_inside(ctx, gone), -1); /* cached: unset */
+	eddy_var_free(gone);
+	return gone;
+}
+
+Test(ctx_rules, copy_across_a_crossing_after_a_cached_var_was_freed)
+{
+	struct world w = world_new();
+	read_then_freed(w.parent);
+	eddy_ctx *child = eddy_ctx_copy_crossing(w.parent, EDDY_CROSS_TASK);
+	cr_assert_not_null(child);
+	cr_assert_eq(get_inside(child, w.deadline), 30, "the default");
+	cr_assert_eq(get_inside(child, w.user), 1);
+	eddy_ctx_unref(child);
+	world_free(&w);
+}
+
+Test(ctx_rules, entering_behind_a_crossing_after_a_cached_var_was_freed)
+{
+	struct world w = world_new();
+	read_then_freed(w.parent);
+	eddy_ctx_set_crossing(EDDY_CROSS_TASK);
+	cr_assert_eq(get_inside(w.parent, w.deadline), 30, "hidden");
+	cr_assert_eq(get_inside(w.parent, w.user), 1);
+	eddy_ctx_set_crossing(EDDY_CROSS_NONE);
+	world_free(&w);
+}
+
 Test(ctx_rules, returning_to_a_context_behind_a_crossing_hides_its_cache)
 {
 	struct world w = world_new();

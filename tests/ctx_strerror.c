@@ -3,6 +3,7 @@
  */
 #include "check.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "eddy.h"
@@ -49,4 +50,11 @@ Test(ctx_strerror, a_conflict_before_any_merge_failed_names_no_variable)
 	const char *s = eddy_strerror(-EDDY_ECONFLICT);
 	cr_assert_not_null(strstr(s, "a variable"), "%s", s);
 	cr_assert_null(eddy_ctx_conflict_var());
+}
+
+/* INT_MIN has no positive counterpart: negating it would overflow. */
+Test(ctx_strerror, the_most_negative_int_gets_text)
+{
+	cr_assert_str_eq(eddy_strerror(INT_MIN), "unknown error code");
+	cr_assert_str_eq(eddy_strerror(INT_MAX), "unknown error code");
 }

@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L /* pthread barriers */
 #include "check.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -183,6 +184,109 @@ Test(ctx_threads, context_left_by_one_thread_runs_in_another)
 	eddy_token_free(tok);
 	eddy_ctx_unref(copy);
 	eddy_ctx_unref(ctx);
+	eddy_var_free(var);
+}
+
+/*
+ * A context this thread entered, lent to another thread that enters and
+ * leaves it in turn (a worker under SHARE), then reclaimed: its leave here
+ * goes back to what was current before this thread's enter, as if the
+ * other thread had never been inside.
+ */
+Test(ctx_threads, an_entered_context_lent_and_reclaimed_leaves_to_its_own_prev)
+{
+	var = eddy_var_new("v");
+	eddy_ctx *outer = eddy_ctx_new(), *ctx = eddy_ctx_new();
+	cr_assert_eq(eddy_ctx_enter(outer), 0);
+	cr_assert_eq(eddy_ctx_enter(ctx), 0);
+	int holds = eddy_ctx_lend(ctx);
+	cr_assert_eq(holds, 1);
+	cr_assert_eq((intptr_t)finish(start(set_in_run, ctx)), 0);
+	cr_assert_eq(eddy_ctx_reclaim(ctx, holds), 0);
+	cr_assert_eq(eddy_var_get_or(var, NULL), V(7));
+	cr_assert_eq(eddy_ctx_leave(ctx), 0);
+	cr_assert_eq(eddy_ctx_current(), outer);
+	cr_assert_eq(eddy_ctx_leave(outer), 0);
+	cr_assert_eq(eddy_ctx_run(ctx, do_nothing, NULL, NULL), 0,
+		     "left: free for anyone to enter");
+	eddy_ctx_unref(ctx);
+	eddy_ctx_unref(outer);
+	eddy_var_free(var);
+}
+
+/* The borrower, inside its run, lends the context on to a third thread
+ * (a worker calling back into the loop under SHARE) and takes it back:
+ * still current in its run, and then each lender's leave still goes back
+ * to its own. */
+static void *lend_on(void *ctx)
+{
+	int holds = eddy_ctx_lend(ctx);
+	if (holds <= 0)
+		return V(1);
+	if (finish(start(set_in_run, ctx)))
+		return V(2);
+	if (eddy_ctx_reclaim(ctx, holds))
+		return V(3);
+	return V(eddy_ctx_current() == ctx ? 0 : 4);
+}
+
+static void *run_and_lend_on(void *ctx)
+{
+	void *err = V(5);
+	eddy_ctx *mine = eddy_ctx_current();
+	int run = eddy_ctx_run(ctx, lend_on, ctx, &err);
+	if (eddy_ctx_current() != mine)
+		return V(6);
+	return run ? V(run) : err;
+}
+
+Test(ctx_threads, a_context_lent_on_by_its_borrower_leaves_to_each_lenders_prev)
+{
+	var = eddy_var_new("v");
+	eddy_ctx *outer = eddy_ctx_new(), *ctx = eddy_ctx_new();
+	cr_assert_eq(eddy_ctx_enter(outer), 0);
+	cr_assert_eq(eddy_ctx_enter(ctx), 0);
+	int holds = eddy_ctx_lend(ctx);
+	cr_assert_eq((intptr_t)finish(start(run_and_lend_on, ctx)), 0);
+	cr_assert_eq(eddy_ctx_reclaim(ctx, holds), 0);
+	cr_assert_eq(eddy_var_get_or(var, NULL), V(7));
+	cr_assert_eq(eddy_ctx_leave(ctx), 0);
+	cr_assert_eq(eddy_ctx_current(), outer);
+	cr_assert_eq(eddy_ctx_leave(outer), 0);
+	eddy_ctx_unref(ctx);
+	eddy_ctx_unref(outer);
+	eddy_var_free(var);
+}
+
+/*
+ * With every pthread key taken, a thread's base context cannot be freed at
+ * its exit (it leaks, as context.c says), but its pointer must not be
+ * stored under a key eddy never got: key 0 is someone else's then, and its
+ * destructor would receive eddy's context.
+ */
+static void *base_under_key_0(void *arg)
+{
+	(void)arg;
+	eddy_var_set(var, V(1), NULL); /* the thread's base context */
+	eddy_ctx *base = eddy_ctx_current();
+#ifdef EDDY_TEST_LSAN
+	__lsan_ignore_object(base); /* without a key it leaks, by design */
+#endif
+	return V(pthread_getspecific(0) == base);
+}
+
+Test(ctx_threads, without_a_free_pthread_key_the_base_context_takes_no_other)
+{
+	var = eddy_var_new("v");
+	static pthread_key_t keys[PTHREAD_KEYS_MAX];
+	size_t n = 0;
+	while (n < PTHREAD_KEYS_MAX && pthread_key_create(&keys[n], NULL) == 0)
+		n++;
+	cr_assert_lt(n, PTHREAD_KEYS_MAX, "the keys ran out");
+	intptr_t stolen = (intptr_t)finish(start(base_under_key_0, NULL));
+	while (n)
+		pthread_key_delete(keys[--n]);
+	cr_assert_eq(stolen, 0, "the base context went under key 0");
 	eddy_var_free(var);
 }
 

@@ -9,20 +9,12 @@
 
 #include "ctx/alloc.h"
 #include "eddy.h"
+#include "xorshift.h"
 
 EDDY_SUITE(ctx_var);
 
 #define V(n) ((void *)(uintptr_t)(n))
 
-/* xorshift32: a fixed, portable sequence for the random walks */
-static uint32_t next_random(uint32_t *state)
-{
-	uint32_t x = *state;
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *state = x;
-}
 
 Test(ctx_var, new_var_keeps_a_copy_of_its_name)
 {
@@ -216,7 +208,7 @@ Test(ctx_var, get_cache_never_returns_a_stale_value)
 	int c = 0;
 	cr_assert_eq(eddy_ctx_enter(ctx[c]), 0);
 	for (int step = 0; step < STEPS; step++) {
-		uint32_t r = next_random(&seed);
+		uint32_t r = xorshift32(&seed);
 		int i = (int)(r >> 8) % NV;
 		switch (r % 8) {
 		case 0: /* switch to the other context */

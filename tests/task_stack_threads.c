@@ -3,12 +3,16 @@
  * than the one that acquired it, a thread's pool at its exit, and many
  * threads acquiring and trading stacks at once.  Runs under TSan too.
  */
+#define _GNU_SOURCE
 #include "check.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fork_common.h"
@@ -140,6 +144,48 @@ Test(task_stack_threads, threads_acquire_and_trade_stacks_without_sharing_one)
 	cr_assert_eq(s.mapped, 0);
 	cr_assert_eq(s.regions, 0);
 	cr_assert_eq(s.map_entries, 0);
+}
+
+/* ---- a thread's signal stack ---------------------------------------- */
+
+/*
+ * A thread that takes a stack gets an alternate signal stack for the
+ * overflow report, and gives it back at its exit, also when none of its
+ * stacks ever entered its pool: one too large for a pool, or one handed
+ * to another thread.  The thread reports the signal stack it was given
+ * (NULL when it had one of its own already, as under ASan).
+ */
+static void *takes_a_stack_past_its_pool(void *out)
+{
+	stack_t before, after;
+	struct eddy_stack *st;
+	sigaltstack(NULL, &before);
+	if (eddy_stack_acquire(EDDY_STACK_POOL_BYTES * 2, &st))
+		return (void *)"acquire failed";
+	eddy_stack_release(st); /* too large for the pool: to the depot */
+	if (eddy_stack_acquire(0, &st))
+		return (void *)"acquire failed";
+	*(struct eddy_stack **)out = st; /* released by the test's thread */
+	sigaltstack(NULL, &after);
+	return before.ss_flags & SS_DISABLE ? after.ss_sp : NULL;
+}
+
+Test(task_stack_threads, a_thread_whose_pool_stays_empty_frees_its_signal_stack)
+{
+	struct eddy_stack *handed = NULL;
+	void *altstack = run(takes_a_stack_past_its_pool, &handed);
+	cr_assert_not_null(handed);
+	/* before anything here maps memory, which could land there */
+	unsigned char in_core;
+	int mapped = altstack ? mincore(altstack, (size_t)sysconf(_SC_PAGESIZE),
+					&in_core) == 0 :
+				0;
+	int err = errno;
+	eddy_stack_release(handed);
+	if (!altstack)
+		cr_skip("the thread had a signal stack of its own");
+	cr_assert_not(mapped, "the signal stack is still mapped");
+	cr_assert_eq(err, ENOMEM);
 }
 
 /* ---- fork ------------------------------------------------------------ */

@@ -4,6 +4,7 @@
  */
 #include "check.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "eddy.h"
@@ -101,6 +102,19 @@ Test(task_task, null_fn_is_einval)
 	cr_assert_eq(errno, EINVAL);
 }
 
+/* A scheduler area no stack can hold is refused, however large: a size
+ * near SIZE_MAX must not wrap the task's block around to a small one. */
+Test(task_task, sched_area_larger_than_any_stack_is_einval)
+{
+	const size_t huge[] = { SIZE_MAX, SIZE_MAX - 100, SIZE_MAX / 2 };
+	for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+		errno = 0;
+		cr_assert_null(eddy_task_new(returns_arg, NULL, NULL, huge[i]),
+			       "sched_size %zu", huge[i]);
+		cr_assert_eq(errno, EINVAL);
+	}
+}
+
 static void *reports_self(void *arg)
 {
 	(void)arg;
@@ -187,6 +201,32 @@ Test(task_task, running_the_task_context_from_inside_is_ebusy)
 	eddy_task_resume(t);
 	eddy_task_collect(t, &r);
 	cr_assert_eq((long)r, -EBUSY);
+	eddy_task_free(t);
+}
+
+/* The task's context is current by the task switch, not by an enter:
+ * leaving it is a misuse, refused, and changes nothing. */
+static void *leaves_own_context(void *arg)
+{
+	eddy_ctx *own = eddy_task_ctx(eddy_task_current());
+	*(int *)arg = eddy_ctx_leave(own);
+	eddy_task_suspend();
+	return eddy_ctx_current();
+}
+
+Test(task_task, leaving_the_task_context_from_inside_is_einval)
+{
+	int err = 0;
+	eddy_task *t = eddy_task_new(leaves_own_context, &err, NULL, 0);
+	eddy_ctx *own = eddy_task_ctx(t);
+	cr_assert_eq(eddy_task_resume(t), 0);
+	cr_assert_eq(err, -EINVAL);
+	/* still held for the task: no other enter while it may run there */
+	cr_assert_eq(eddy_ctx_run(own, returns_arg, NULL, NULL), -EBUSY);
+	cr_assert_eq(eddy_task_resume(t), 1);
+	void *r;
+	cr_assert_eq(eddy_task_collect(t, &r), 0);
+	cr_assert_eq(r, own, "the task still runs in its own context");
 	eddy_task_free(t);
 }
 

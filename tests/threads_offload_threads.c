@@ -58,6 +58,12 @@ static void *probe_worker(void *arg)
 	return V(42);
 }
 
+static void *probe_worker_sets(void *arg)
+{
+	sets();
+	return arg;
+}
+
 static void *probe_caller(void *arg)
 {
 	struct probe *p = arg;
@@ -511,6 +517,48 @@ Test(threads_offload, a_call_queued_while_the_idle_worker_wakes_gets_a_worker_of
 }
 
 /* ---- misuse ------------------------------------------------------------ */
+
+/* A task that runs code in a context of its own making (eddy_ctx_run)
+ * and offloads from there under SHARE: the worker enters and leaves that
+ * context, and the task's run still returns to the task's context. */
+struct inner_share {
+	eddy_ctx *task_ctx, *after_run;
+	long after, inner;
+	int err;
+};
+
+static void *offload_share_sets(void *arg)
+{
+	struct inner_share *s = arg;
+	s->err = eddy_to_thread(probe_worker_sets, NULL, EDDY_SHARE, NULL);
+	return NULL;
+}
+
+static void *runs_inner_context_and_offloads(void *arg)
+{
+	struct inner_share *s = arg;
+	set_user(1);
+	s->task_ctx = eddy_ctx_current();
+	eddy_ctx *inner = eddy_ctx_copy_current();
+	eddy_ctx_run(inner, offload_share_sets, s, NULL);
+	s->after_run = eddy_ctx_current();
+	s->after = seen();
+	void *v = NULL;
+	eddy_ctx_get(inner, user, &v);
+	s->inner = N(v);
+	eddy_ctx_unref(inner);
+	return NULL;
+}
+
+Test(threads_offload, share_from_a_context_the_task_entered_returns_to_the_task_context)
+{
+	struct inner_share s = { 0 };
+	run_loop(0, 0, runs_inner_context_and_offloads, &s);
+	cr_assert_eq(s.err, 0);
+	cr_assert_eq(s.after_run, s.task_ctx);
+	cr_assert_eq(s.after, 1);
+	cr_assert_eq(s.inner, 2, "the worker set it in the entered context");
+}
 
 Test(threads_offload, to_thread_outside_a_task_is_eperm)
 {
