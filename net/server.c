@@ -49,10 +49,10 @@
  * connections are all gone.  The server counts them: the first stops it,
  * every later one forces.  A watcher on each loop, not on one, is what
  * lets a second signal reach a loop that still waits for its connections
- * after the others have ended.  Once no loop runs, nobody reads; what
- * came meanwhile is read and dropped before the mask is put back (run,
- * free), so that a signal meant for a server already stopping does not
- * kill the process with its default action.
+ * after the others have ended.  Once every loop has drained, nobody
+ * reads; what came meanwhile is read and dropped before the mask is put
+ * back (run, free), so that a signal meant for a server already stopping
+ * does not kill the process with its default action.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -548,8 +548,10 @@ int eddy_server_run(eddy_server *srv)
 	}
 	if (srv->sfd >= 0) {
 		/* No watcher reads any more; the server stopped (for a signal,
-		 * perhaps for one of these): they must not kill the process. */
-		net_signals_drop(srv->sfd);
+		 * perhaps for one of these): they must not kill the process.
+		 * A run that started nothing leaves them, as free does. */
+		if (atomic_load(&srv->ran))
+			net_signals_drop(srv->sfd);
 		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	}
 	return err;
@@ -597,8 +599,8 @@ void eddy_server_free(eddy_server *srv)
 		thread_events_free(th);
 	}
 	if (srv->sfd >= 0) {
-		/* After a run, what came since is for the stopped server (run
-		 * drops the same); a server that never ran leaves them to the
+		/* After a run, what came since is for the stopped server, as
+		 * at run's end; a server that never ran leaves them to the
 		 * process, as if it had not been made. */
 		if (atomic_load(&srv->ran))
 			net_signals_drop(srv->sfd);

@@ -1,8 +1,9 @@
 /*
  * eddy_server: serving on one and several threads, stopping with
  * connections in flight (they finish within the grace period, or are
- * cancelled after it; idle ones end at once), SIGINT and SIGTERM, and
- * the calls' errors.
+ * cancelled after it; idle ones end at once), SIGINT and SIGTERM (a
+ * second one cancels at once; one that no loop reads any more is
+ * dropped, not delivered), and the calls' errors.
  *
  * The server runs on a thread of its own (eddy_server_run blocks); the
  * test's thread is the client, with plain blocking sockets whose reads
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -511,6 +513,38 @@ static void assert_no_stop_signal_pending(void)
 }
 
 /*
+ * In a task: wait until it is the only task of its loop alive, checking
+ * every millisecond for a minute at most; the tasks alive then.  It polls
+ * because nothing marks a task's end but joining it, and the task to
+ * outlive here is the loop's main one, eddy_loop_run's to join.
+ */
+static long wait_until_alone(void)
+{
+	eddy_stats st = { .tasks_alive = 0 };
+	for (int i = 0; i < 60000; i++)
+		if (eddy_loop_stats(eddy_loop_current(), &st) ||
+		    st.tasks_alive == 1 || eddy_sleep(1000000))
+			break;
+	return (long)st.tasks_alive;
+}
+
+/* With the server stopping for a first signal: busy, an answering
+ * connection, still runs; sig cancels it, and run returns 0 with no
+ * signal left pending.  busy is closed. */
+static void second_signal_cancels(struct running *r, int busy, int sig)
+{
+	send_str(busy, "b");
+	expect(busy, "1"); /* still served, knowing it is stopping */
+	cr_assert_eq(kill(getpid(), sig), 0);
+	expect_eof(busy);
+	cr_assert_eq(finish_soon(r, "the second signal did not end the run"),
+		     0);
+	cr_assert_eq(atomic_load(&stuck_result), -ECANCELED);
+	assert_no_stop_signal_pending();
+	close(busy);
+}
+
+/*
  * The first signal stops the server: the idle connection ends at once,
  * the busy one goes on in its grace period (an hour).  The second cuts
  * the grace short: the busy one is cancelled, run returns 0, and no
@@ -531,15 +565,7 @@ static void second_signal_forces(int first, int second)
 	expect(idle, "s");
 	cr_assert_eq(kill(getpid(), first), 0);
 	expect_eof(idle); /* the stop has begun */
-	send_str(busy, "b");
-	expect(busy, "1"); /* still served, knowing it is stopping */
-	cr_assert_eq(kill(getpid(), second), 0);
-	expect_eof(busy);
-	cr_assert_eq(finish_soon(&r, "the second signal did not end the run"),
-		     0);
-	cr_assert_eq(atomic_load(&stuck_result), -ECANCELED);
-	assert_no_stop_signal_pending();
-	close(busy);
+	second_signal_cancels(&r, busy, second);
 	close(idle);
 	cr_assert_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
 }
@@ -552,6 +578,80 @@ Test(net_server, second_sigint_cancels_connections_in_their_grace_period)
 Test(net_server, sigint_after_sigterm_cancels_connections_in_their_grace)
 {
 	second_signal_forces(SIGTERM, SIGINT);
+}
+
+/*
+ * Each loop reads the signals while it drains: the second signal reaches
+ * loop 1, still in its grace period, after loop 0 (run's own thread) has
+ * ended its drain and its watcher.  A task on loop 0 tells the client
+ * when it is the last one there; connections tell the client their loop.
+ */
+static _Thread_local int loop_index = -1;
+static int loop_ended[2];
+
+static void *tell_when_alone(void *arg)
+{
+	(void)arg;
+	char n = (char)wait_until_alone();
+	ssize_t w = write(loop_ended[1], &n, 1); /* the test reads it */
+	(void)w;
+	return NULL;
+}
+
+static int note_loop(eddy_loop *loop, unsigned index, void *arg)
+{
+	(void)loop, (void)arg;
+	loop_index = (int)index;
+	eddy_task *t = index == 0 ? eddy_spawn(tell_when_alone, NULL) : NULL;
+	if (t)
+		eddy_detach(t);
+	return index == 0 && !t ? -ENOMEM : 0;
+}
+
+/* Says its loop; on loop 1 then answering, on loop 0 done. */
+static int says_loop(int fd, const struct sockaddr *peer, void *arg)
+{
+	(void)peer, (void)arg;
+	char c = (char)('0' + loop_index);
+	if (eddy_write_all(fd, &c, 1, 0) != 1)
+		return -EIO;
+	return loop_index == 1 ? answering(fd) : 0;
+}
+
+Test(net_server, second_signal_reaches_a_loop_draining_after_the_first_ended)
+{
+	sigset_t old = stop_signals_mask(SIG_BLOCK);
+	cr_assert_eq(pipe(loop_ended), 0);
+	atomic_store(&stuck_result, 1);
+	struct running r;
+	start(&r, (eddy_server_opts){ .threads = 2, .handle_signals = 1,
+				      .grace_ns = 3600000000000ull,
+				      .on_conn = says_loop,
+				      .on_loop = note_loop });
+	/* the kernel hashes connections to the loops: 64 all on loop 0
+	 * would be a chance of 2^-64 */
+	int busy = -1;
+	for (int i = 0; i < 64 && busy < 0; i++) {
+		int fd = client(&r);
+		char c = 0;
+		cr_assert_eq(recv(fd, &c, 1, 0), 1);
+		if (c == '1')
+			busy = fd;
+		else
+			close(fd);
+	}
+	cr_assert_geq(busy, 0, "no connection reached loop 1");
+	expect(busy, "s");
+	cr_assert_eq(kill(getpid(), SIGTERM), 0);
+	struct pollfd ended = { .fd = loop_ended[0], .events = POLLIN };
+	cr_assert_eq(poll(&ended, 1, 60000), 1, "loop 0 did not end");
+	char alive = 0;
+	cr_assert_eq(read(loop_ended[0], &alive, 1), 1);
+	cr_assert_eq(alive, 1, "loop 0 still has its watcher");
+	second_signal_cancels(&r, busy, SIGINT);
+	close(loop_ended[0]);
+	close(loop_ended[1]);
+	cr_assert_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
 }
 
 /* eddy_server_run on a thread that was started before eddy_server_new
@@ -600,10 +700,9 @@ Test(net_server, signal_stops_a_server_run_on_a_thread_started_before_new)
  * its loop is ending, is dropped by run: run's thread here had the signals
  * open before run, so putting its mask back would let the signal kill the
  * process.  The moment: on_loop stops the server and leaves a task that
- * lets the others run until it is the loop's last task alive, after the
- * server's main task and its watcher returned; then it sends the signal.
- * (It yields, bounded, rather than waits: nothing marks a task's end but
- * joining it, and the loop's main task is eddy_loop_run's to join.)
+ * waits until it is the loop's last task alive, after the server's main
+ * task and its watcher returned (wait_until_alone); then it sends the
+ * signal.
  */
 static eddy_server *late_srv;
 static atomic_long late_alive, late_kill;
@@ -611,12 +710,7 @@ static atomic_long late_alive, late_kill;
 static void *signal_once_alone(void *arg)
 {
 	(void)arg;
-	eddy_stats st = { .tasks_alive = 0 };
-	for (long i = 0; i < 10000000; i++)
-		if (eddy_loop_stats(eddy_loop_current(), &st) ||
-		    st.tasks_alive == 1 || eddy_yield())
-			break;
-	atomic_store(&late_alive, (long)st.tasks_alive);
+	atomic_store(&late_alive, wait_until_alone());
 	atomic_store(&late_kill, kill(getpid(), SIGTERM) ? -errno : 0);
 	return NULL;
 }
