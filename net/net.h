@@ -204,7 +204,9 @@ typedef struct eddy_server_opts {
 	uint64_t grace_ns;       /* after a stop, how long connections may
 				  * finish before they are cancelled; 0: cancel
 				  * at once */
-	int handle_signals;      /* SIGINT and SIGTERM stop the server */
+	int handle_signals;      /* SIGINT and SIGTERM stop the server; a
+				  * second one cancels the connections at
+				  * once (docs/net.md) */
 	const eddy_loop_config *loop; /* for each thread's loop; NULL: defaults */
 	eddy_conn_fn on_conn;
 	void *arg;               /* on_conn's and on_loop's */

@@ -35,6 +35,24 @@
  * thread's loop has finished.  (eddy_server_idle finds a connection's
  * struct conn by its descriptor in the thread's byfd table, in O(1), and
  * lets only the connection's own task mark it.)
+ *
+ * Forcing.  A force (the second signal) ends the grace period early on
+ * every loop by the same road: it sets the server's forced flag and posts
+ * to each running loop, once, a task that cancels the connections still
+ * running there, which is what the end of grace_ns does.  Their ends set
+ * `idle`, so a grace wait under way returns; a loop that has not begun
+ * its grace wait sees the flag and does not begin it.
+ *
+ * Signals.  With handle_signals, each loop runs a watcher task that reads
+ * SIGINT and SIGTERM from the server's one signalfd (whichever watcher
+ * reads a signal first takes it), from before the loop accepts until its
+ * connections are all gone.  The server counts them: the first stops it,
+ * every later one forces.  A watcher on each loop, not on one, is what
+ * lets a second signal reach a loop that still waits for its connections
+ * after the others have ended.  Once every loop has drained, nobody
+ * reads; what came meanwhile is read and dropped before the mask is put
+ * back (run, free), so that a signal meant for a server already stopping
+ * does not kill the process with its default action.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -74,6 +92,9 @@ struct conn {
 	struct sockaddr_storage peer;
 };
 
+/* What eddy_server_stop and a force post to each loop, once per loop. */
+enum notice { NOTICE_STOP, NOTICE_FORCE, NOTICES };
+
 struct srv_thread {
 	eddy_server *srv;
 	unsigned index;
@@ -81,7 +102,7 @@ struct srv_thread {
 	pthread_t tid;
 	bool started;          /* tid is a thread to join */
 	eddy_loop *loop;       /* while thread_main runs; under srv->lock */
-	bool stop_posted;      /* a stop went to loop; under srv->lock */
+	bool posted[NOTICES];  /* that notice went to loop; under srv->lock */
 	eddy_event *stop;      /* set on this loop when the server stops */
 	eddy_event *idle;      /* set while no connection runs */
 	struct conn *conns;    /* the connections running on this loop */
@@ -103,6 +124,8 @@ struct eddy_server {
 	sigset_t old_mask;     /* to put back when sfd is closed */
 	pthread_mutex_t lock;
 	atomic_bool stopping;
+	atomic_bool forced;    /* connections are cancelled without grace */
+	atomic_uint signals;   /* SIGINT and SIGTERM read so far */
 	atomic_bool ran;
 	unsigned nthreads;
 	struct srv_thread th[];
@@ -225,18 +248,32 @@ static void *accept_loop(void *arg)
 	}
 }
 
-/* How long the signal's watcher waits before it tries a stop that ran
- * out of memory again. */
+/* How long a signal's watcher waits before it tries a stop or a force
+ * that ran out of memory again. */
 #define STOP_RETRY_NS 10000000ull
 
+static int server_force(eddy_server *srv);
+
+/* Until cancelled: the first signal of the server stops it, the next ones
+ * force (the block comment at the top). */
 static void *signal_watch(void *arg)
 {
 	eddy_server *srv = arg;
-	if (net_signals_wait(srv->sfd) > 0)
-		while (eddy_server_stop(srv) == -ENOMEM &&
-		       eddy_sleep(STOP_RETRY_NS) == 0)
+	while (net_signals_wait(srv->sfd) > 0) {
+		int (*act)(eddy_server *) = atomic_fetch_add(&srv->signals, 1)
+						    ? server_force
+						    : eddy_server_stop;
+		while (act(srv) == -ENOMEM && eddy_sleep(STOP_RETRY_NS) == 0)
 			;
+	}
 	return NULL;
+}
+
+/* The end of the grace period, on time or forced. */
+static void cancel_running(struct srv_thread *th)
+{
+	for (struct conn *c = th->conns; c; c = c->next)
+		eddy_cancel(c->task);
 }
 
 /* Posted to a loop by eddy_server_stop. */
@@ -247,6 +284,48 @@ static void *stop_on_loop(void *arg)
 	return NULL;
 }
 
+/* Posted to a loop by a force. */
+static void *force_on_loop(void *arg)
+{
+	cancel_running(arg);
+	return NULL;
+}
+
+static const eddy_fn notice_fn[NOTICES] = {
+	[NOTICE_STOP] = stop_on_loop,
+	[NOTICE_FORCE] = force_on_loop,
+};
+
+/* Post notice n to each running loop that has not had it.  Each loop is
+ * told once; one that could not be told (-ENOMEM) is told by the next
+ * call.  A loop not running yet sees the server's flags when it starts. */
+static int tell_loops(eddy_server *srv, enum notice n)
+{
+	int err = 0;
+	pthread_mutex_lock(&srv->lock);
+	for (unsigned i = 0; i < srv->nthreads; i++) {
+		struct srv_thread *th = &srv->th[i];
+		if (!th->loop || th->posted[n])
+			continue;
+		int e = eddy_loop_call_soon(th->loop, notice_fn[n], th);
+		th->posted[n] = !e;
+		if (e && !err)
+			err = e;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return err;
+}
+
+/* Cut the grace period short on every loop: a stop whose connections are
+ * cancelled at once.  0 or -ENOMEM, as eddy_server_stop. */
+static int server_force(eddy_server *srv)
+{
+	atomic_store(&srv->forced, true);
+	int err = eddy_server_stop(srv);
+	int e = tell_loops(srv, NOTICE_FORCE);
+	return err ? err : e;
+}
+
 static void publish_loop(struct srv_thread *th, eddy_loop *loop)
 {
 	pthread_mutex_lock(&th->srv->lock);
@@ -254,14 +333,14 @@ static void publish_loop(struct srv_thread *th, eddy_loop *loop)
 	pthread_mutex_unlock(&th->srv->lock);
 }
 
-/* Let the connections finish within the grace period, then cancel them;
- * return when none is left. */
+/* Let the connections finish within the grace period (a force ends it
+ * early: force_on_loop), then cancel them; return when none is left. */
 static void drain(struct srv_thread *th)
 {
-	if (th->nconns && th->srv->grace_ns)
-		eddy_event_wait_timeout(th->idle, th->srv->grace_ns);
-	for (struct conn *c = th->conns; c; c = c->next)
-		eddy_cancel(c->task);
+	eddy_server *srv = th->srv;
+	if (th->nconns && srv->grace_ns && !atomic_load(&srv->forced))
+		eddy_event_wait_timeout(th->idle, srv->grace_ns);
+	cancel_running(th);
 	/* Cancelled ourselves (the loop found every task stuck), we cannot
 	 * wait: the loop still runs the connections to their end. */
 	while (th->nconns && eddy_event_wait(th->idle) == 0)
@@ -284,7 +363,7 @@ static void *thread_main(void *arg)
 		th->err = err;
 	else if (!(acceptor = eddy_spawn(accept_loop, th)))
 		th->err = -ENOMEM;
-	if (acceptor && th->index == 0 && srv->sfd >= 0 &&
+	if (acceptor && srv->sfd >= 0 &&
 	    !(watcher = eddy_spawn(signal_watch, srv)))
 		th->err = -ENOMEM;
 	if (th->err) {
@@ -306,11 +385,13 @@ static void *thread_main(void *arg)
 			c->ended_idle = true;
 			eddy_cancel(c->task);
 		}
+	drain(th);
+	/* Read signals until here, so that a second one forces the loops
+	 * that still drain. */
 	if (watcher) {
 		eddy_cancel(watcher);
 		eddy_join(watcher, NULL);
 	}
-	drain(th);
 	eddy_free(th->byfd);
 	th->byfd = NULL;
 	th->nbyfd = 0;
@@ -465,8 +546,14 @@ int eddy_server_run(eddy_server *srv)
 		if (!err)
 			err = th->err;
 	}
-	if (srv->sfd >= 0)
+	if (srv->sfd >= 0) {
+		/* No watcher reads any more; the server stopped (for a signal,
+		 * perhaps for one of these): they must not kill the process.
+		 * A run that started nothing leaves them, as free does. */
+		if (atomic_load(&srv->ran))
+			net_signals_drop(srv->sfd);
 		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	}
 	return err;
 }
 
@@ -475,21 +562,7 @@ int eddy_server_stop(eddy_server *srv)
 	if (!srv)
 		return -EINVAL;
 	atomic_store(&srv->stopping, true);
-	/* Each loop is told once; one that could not be told (-ENOMEM) is
-	 * told by the next call. */
-	int err = 0;
-	pthread_mutex_lock(&srv->lock);
-	for (unsigned i = 0; i < srv->nthreads; i++) {
-		struct srv_thread *th = &srv->th[i];
-		if (!th->loop || th->stop_posted)
-			continue;
-		int e = eddy_loop_call_soon(th->loop, stop_on_loop, th);
-		th->stop_posted = !e;
-		if (e && !err)
-			err = e;
-	}
-	pthread_mutex_unlock(&srv->lock);
-	return err;
+	return tell_loops(srv, NOTICE_STOP);
 }
 
 int eddy_server_idle(int fd, int idle)
@@ -525,8 +598,14 @@ void eddy_server_free(eddy_server *srv)
 			close(th->lfd);
 		thread_events_free(th);
 	}
-	if (srv->sfd >= 0)
+	if (srv->sfd >= 0) {
+		/* After a run, what came since is for the stopped server, as
+		 * at run's end; a server that never ran leaves them to the
+		 * process, as if it had not been made. */
+		if (atomic_load(&srv->ran))
+			net_signals_drop(srv->sfd);
 		net_signals_close(srv->sfd, &srv->old_mask);
+	}
 	pthread_mutex_destroy(&srv->lock);
 	eddy_free(srv);
 }

@@ -52,6 +52,15 @@ void net_signals_close(int sfd, const sigset_t *old)
 	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
+void net_signals_drop(int sfd)
+{
+	/* Standard signals do not queue: each read takes one of at most
+	 * two per thread and two for the process. */
+	struct signalfd_siginfo si;
+	while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+		;
+}
+
 int net_signals_wait(int sfd)
 {
 	for (;;) {

@@ -25,6 +25,10 @@ int net_signals_block(sigset_t *old);
 /* Close the signalfd and put back the mask net_signals_open found. */
 void net_signals_close(int sfd, const sigset_t *old);
 
+/* Read and drop the signals pending for this thread and the process, so
+ * that unblocking them next delivers none.  Never suspends. */
+void net_signals_drop(int sfd);
+
 /* In a task: suspend until SIGINT or SIGTERM arrives, and return it, or
  * -errno (-ECANCELED). */
 int net_signals_wait(int sfd);

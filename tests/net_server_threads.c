@@ -1,8 +1,9 @@
 /*
  * eddy_server: serving on one and several threads, stopping with
  * connections in flight (they finish within the grace period, or are
- * cancelled after it; idle ones end at once), SIGINT and SIGTERM, and
- * the calls' errors.
+ * cancelled after it; idle ones end at once), SIGINT and SIGTERM (a
+ * second one cancels at once; one that no loop reads any more is
+ * dropped, not delivered), and the calls' errors.
  *
  * The server runs on a thread of its own (eddy_server_run blocks); the
  * test's thread is the client, with plain blocking sockets whose reads
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -60,6 +62,19 @@ static void start(struct running *r, eddy_server_opts o)
 static int finish(struct running *r)
 {
 	cr_assert_eq(pthread_join(r->thread, NULL), 0);
+	eddy_server_free(r->srv);
+	return r->rc;
+}
+
+/* As finish, for a run that must return within ten seconds (a bound
+ * against hanging, not a measure). */
+static int finish_soon(struct running *r, const char *what)
+{
+	struct timespec limit;
+	clock_gettime(CLOCK_REALTIME, &limit);
+	limit.tv_sec += 10;
+	cr_assert_eq(pthread_timedjoin_np(r->thread, NULL, &limit), 0, "%s",
+		     what);
 	eddy_server_free(r->srv);
 	return r->rc;
 }
@@ -189,6 +204,28 @@ static int idler(int fd, const struct sockaddr *peer, void *arg)
 	atomic_store(&idle_results[2], eddy_server_idle(fd, 0));
 	atomic_store(&idle_results[3], eddy_server_idle(fd, 1));
 	return 0;
+}
+
+/* Busy: says "s", then answers each byte with whether the server is
+ * stopping, until a read fails, and records how (in stuck_result). */
+static int answering(int fd)
+{
+	char b;
+	ssize_t n;
+	eddy_write_all(fd, "s", 1, 0);
+	while ((n = eddy_recv(fd, &b, 1, 0)) == 1 && answer_stopping(fd) == 0)
+		;
+	atomic_store(&stuck_result, n);
+	return 0;
+}
+
+/* The client's first byte chooses: "i" idler, anything else answering. */
+static int idle_or_answering(int fd, const struct sockaddr *peer, void *arg)
+{
+	char b;
+	if (eddy_recv(fd, &b, 1, 0) != 1)
+		return -EIO;
+	return b == 'i' ? idler(fd, peer, arg) : answering(fd);
 }
 
 /* ---- serving ------------------------------------------------------------ */
@@ -390,13 +427,8 @@ Test(net_server, stop_that_ran_out_of_memory_can_be_called_again)
 	cr_assert(eddy_alloc_failed());
 	eddy_alloc_fail_nth(0);
 	cr_assert_eq(eddy_server_stop(r.srv), 0);
-	struct timespec limit;
-	clock_gettime(CLOCK_REALTIME, &limit);
-	limit.tv_sec += 10;
-	cr_assert_eq(pthread_timedjoin_np(r.thread, NULL, &limit), 0,
-		     "the second stop did not stop the server");
-	eddy_server_free(r.srv);
-	cr_assert_eq(r.rc, 0);
+	cr_assert_eq(finish_soon(&r, "the second stop did not stop the server"),
+		     0);
 }
 
 /* A run that could not allocate started nothing and can be made again. */
@@ -427,6 +459,18 @@ Test(net_server, stop_before_run_makes_run_return_at_once)
 
 /* ---- signals ------------------------------------------------------------ */
 
+/* Block (how SIG_BLOCK) or open (SIG_UNBLOCK) SIGINT and SIGTERM in this
+ * thread; the mask before. */
+static sigset_t stop_signals_mask(int how)
+{
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	cr_assert_eq(pthread_sigmask(how, &set, &old), 0);
+	return old;
+}
+
 /*
  * The signal must be blocked in every thread, or the kernel may deliver
  * it to one that lets it kill the process: this thread blocks it before
@@ -434,11 +478,7 @@ Test(net_server, stop_before_run_makes_run_return_at_once)
  */
 static void signal_stops(int sig)
 {
-	sigset_t set, old;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	cr_assert_eq(pthread_sigmask(SIG_BLOCK, &set, &old), 0);
+	sigset_t old = stop_signals_mask(SIG_BLOCK);
 	struct running r;
 	start(&r, (eddy_server_opts){ .threads = 2, .handle_signals = 1,
 				      .grace_ns = 60000000000ull,
@@ -461,6 +501,157 @@ Test(net_server, sigterm_stops_the_server_cleanly)
 Test(net_server, sigint_stops_the_server_cleanly)
 {
 	signal_stops(SIGINT);
+}
+
+/* Neither signal waits for this thread or the process. */
+static void assert_no_stop_signal_pending(void)
+{
+	sigset_t pending;
+	cr_assert_eq(sigpending(&pending), 0);
+	cr_assert_not(sigismember(&pending, SIGINT), "SIGINT pending");
+	cr_assert_not(sigismember(&pending, SIGTERM), "SIGTERM pending");
+}
+
+/*
+ * In a task: wait until it is the only task of its loop alive, checking
+ * every millisecond for a minute at most; the tasks alive then.  It polls
+ * because nothing marks a task's end but joining it, and the task to
+ * outlive here is the loop's main one, eddy_loop_run's to join.
+ */
+static long wait_until_alone(void)
+{
+	eddy_stats st = { .tasks_alive = 0 };
+	for (int i = 0; i < 60000; i++)
+		if (eddy_loop_stats(eddy_loop_current(), &st) ||
+		    st.tasks_alive == 1 || eddy_sleep(1000000))
+			break;
+	return (long)st.tasks_alive;
+}
+
+/* With the server stopping for a first signal: busy, an answering
+ * connection, still runs; sig cancels it, and run returns 0 with no
+ * signal left pending.  busy is closed. */
+static void second_signal_cancels(struct running *r, int busy, int sig)
+{
+	send_str(busy, "b");
+	expect(busy, "1"); /* still served, knowing it is stopping */
+	cr_assert_eq(kill(getpid(), sig), 0);
+	expect_eof(busy);
+	cr_assert_eq(finish_soon(r, "the second signal did not end the run"),
+		     0);
+	cr_assert_eq(atomic_load(&stuck_result), -ECANCELED);
+	assert_no_stop_signal_pending();
+	close(busy);
+}
+
+/*
+ * The first signal stops the server: the idle connection ends at once,
+ * the busy one goes on in its grace period (an hour).  The second cuts
+ * the grace short: the busy one is cancelled, run returns 0, and no
+ * signal is left to kill the process.
+ */
+static void second_signal_forces(int first, int second)
+{
+	sigset_t old = stop_signals_mask(SIG_BLOCK);
+	atomic_store(&stuck_result, 1);
+	struct running r;
+	start(&r, (eddy_server_opts){ .threads = 2, .handle_signals = 1,
+				      .grace_ns = 3600000000000ull,
+				      .on_conn = idle_or_answering });
+	int busy = client(&r), idle = client(&r);
+	send_str(busy, "w");
+	expect(busy, "s");
+	send_str(idle, "i");
+	expect(idle, "s");
+	cr_assert_eq(kill(getpid(), first), 0);
+	expect_eof(idle); /* the stop has begun */
+	second_signal_cancels(&r, busy, second);
+	close(idle);
+	cr_assert_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+}
+
+Test(net_server, second_sigint_cancels_connections_in_their_grace_period)
+{
+	second_signal_forces(SIGINT, SIGINT);
+}
+
+Test(net_server, sigint_after_sigterm_cancels_connections_in_their_grace)
+{
+	second_signal_forces(SIGTERM, SIGINT);
+}
+
+/*
+ * Each loop reads the signals while it drains: the second signal reaches
+ * loop 1, still in its grace period, after loop 0 (run's own thread) has
+ * ended its drain and its watcher.  A task on loop 0 tells the client
+ * when it is the last one there; connections tell the client their loop.
+ */
+static _Thread_local int loop_index = -1;
+static int loop_ended[2];
+
+static void *tell_when_alone(void *arg)
+{
+	(void)arg;
+	char n = (char)wait_until_alone();
+	ssize_t w = write(loop_ended[1], &n, 1); /* the test reads it */
+	(void)w;
+	return NULL;
+}
+
+static int note_loop(eddy_loop *loop, unsigned index, void *arg)
+{
+	(void)loop, (void)arg;
+	loop_index = (int)index;
+	eddy_task *t = index == 0 ? eddy_spawn(tell_when_alone, NULL) : NULL;
+	if (t)
+		eddy_detach(t);
+	return index == 0 && !t ? -ENOMEM : 0;
+}
+
+/* Says its loop; on loop 1 then answering, on loop 0 done. */
+static int says_loop(int fd, const struct sockaddr *peer, void *arg)
+{
+	(void)peer, (void)arg;
+	char c = (char)('0' + loop_index);
+	if (eddy_write_all(fd, &c, 1, 0) != 1)
+		return -EIO;
+	return loop_index == 1 ? answering(fd) : 0;
+}
+
+Test(net_server, second_signal_reaches_a_loop_draining_after_the_first_ended)
+{
+	sigset_t old = stop_signals_mask(SIG_BLOCK);
+	cr_assert_eq(pipe(loop_ended), 0);
+	atomic_store(&stuck_result, 1);
+	struct running r;
+	start(&r, (eddy_server_opts){ .threads = 2, .handle_signals = 1,
+				      .grace_ns = 3600000000000ull,
+				      .on_conn = says_loop,
+				      .on_loop = note_loop });
+	/* the kernel hashes connections to the loops: 64 all on loop 0
+	 * would be a chance of 2^-64 */
+	int busy = -1;
+	for (int i = 0; i < 64 && busy < 0; i++) {
+		int fd = client(&r);
+		char c = 0;
+		cr_assert_eq(recv(fd, &c, 1, 0), 1);
+		if (c == '1')
+			busy = fd;
+		else
+			close(fd);
+	}
+	cr_assert_geq(busy, 0, "no connection reached loop 1");
+	expect(busy, "s");
+	cr_assert_eq(kill(getpid(), SIGTERM), 0);
+	struct pollfd ended = { .fd = loop_ended[0], .events = POLLIN };
+	cr_assert_eq(poll(&ended, 1, 60000), 1, "loop 0 did not end");
+	char alive = 0;
+	cr_assert_eq(read(loop_ended[0], &alive, 1), 1);
+	cr_assert_eq(alive, 1, "loop 0 still has its watcher");
+	second_signal_cancels(&r, busy, SIGINT);
+	close(loop_ended[0]);
+	close(loop_ended[1]);
+	cr_assert_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
 }
 
 /* eddy_server_run on a thread that was started before eddy_server_new
@@ -502,6 +693,106 @@ Test(net_server, signal_stops_a_server_run_on_a_thread_started_before_new)
 	eddy_server_free(r.srv);
 	close(p[0]);
 	close(p[1]);
+}
+
+/*
+ * A signal that no watcher reads any more, because the server stopped and
+ * its loop is ending, is dropped by run: run's thread here had the signals
+ * open before run, so putting its mask back would let the signal kill the
+ * process.  The moment: on_loop stops the server and leaves a task that
+ * waits until it is the loop's last task alive, after the server's main
+ * task and its watcher returned (wait_until_alone); then it sends the
+ * signal.
+ */
+static eddy_server *late_srv;
+static atomic_long late_alive, late_kill;
+
+static void *signal_once_alone(void *arg)
+{
+	(void)arg;
+	atomic_store(&late_alive, wait_until_alone());
+	atomic_store(&late_kill, kill(getpid(), SIGTERM) ? -errno : 0);
+	return NULL;
+}
+
+static int stop_and_signal_late(eddy_loop *loop, unsigned index, void *arg)
+{
+	(void)loop, (void)index, (void)arg;
+	eddy_task *t = eddy_spawn(signal_once_alone, NULL);
+	if (!t)
+		return -ENOMEM;
+	eddy_detach(t);
+	return eddy_server_stop(late_srv);
+}
+
+Test(net_server, signal_after_the_watcher_ended_is_dropped_by_run)
+{
+	sigset_t old = stop_signals_mask(SIG_UNBLOCK);
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pthread_t t; /* its mask is open: the signals would kill */
+	cr_assert_eq(pthread_create(&t, NULL, run_handed_server, p), 0);
+	atomic_store(&late_alive, 0);
+	atomic_store(&late_kill, 1);
+	late_srv = eddy_server_new(&(eddy_server_opts){
+		.host = "127.0.0.1", .port = "0", .handle_signals = 1,
+		.on_conn = echo, .on_loop = stop_and_signal_late });
+	cr_assert_not_null(late_srv, "%s", strerror(errno));
+	cr_assert_eq(write(p[1], &late_srv, sizeof late_srv),
+		     (ssize_t)sizeof late_srv);
+	void *rc;
+	cr_assert_eq(pthread_join(t, &rc), 0);
+	cr_assert_eq((intptr_t)rc, 0);
+	cr_assert_eq(atomic_load(&late_alive), 1); /* only itself */
+	cr_assert_eq(atomic_load(&late_kill), 0);
+	assert_no_stop_signal_pending();
+	eddy_server_free(late_srv);
+	close(p[0]);
+	close(p[1]);
+	cr_assert_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+}
+
+/* An echo server on one thread that handles the signals. */
+static eddy_server *signal_server(void)
+{
+	eddy_server *srv = eddy_server_new(&(eddy_server_opts){
+		.host = "127.0.0.1", .port = "0", .handle_signals = 1,
+		.on_conn = echo });
+	cr_assert_not_null(srv, "%s", strerror(errno));
+	return srv;
+}
+
+/* eddy_server_new's thread keeps the signals blocked after run, until
+ * free puts its mask back: one that comes in between is dropped too. */
+Test(net_server, signal_between_run_and_free_is_dropped_by_free)
+{
+	sigset_t old = stop_signals_mask(SIG_UNBLOCK);
+	eddy_server *srv = signal_server();
+	cr_assert_eq(eddy_server_stop(srv), 0);
+	cr_assert_eq(eddy_server_run(srv), 0);
+	cr_assert_eq(kill(getpid(), SIGINT), 0);
+	sigset_t pending;
+	cr_assert_eq(sigpending(&pending), 0);
+	cr_assert(sigismember(&pending, SIGINT), "blocked until free");
+	eddy_server_free(srv);
+	assert_no_stop_signal_pending();
+	cr_assert_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+}
+
+/* A server that never ran took no signal on: free leaves one that came
+ * to the process, as if there had been no server. */
+Test(net_server, signal_to_a_server_that_never_ran_stays_pending)
+{
+	sigset_t old = stop_signals_mask(SIG_BLOCK);
+	eddy_server *srv = signal_server();
+	cr_assert_eq(kill(getpid(), SIGTERM), 0);
+	eddy_server_free(srv);
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	struct timespec now = { 0 };
+	cr_assert_eq(sigtimedwait(&term, NULL, &now), SIGTERM);
+	cr_assert_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
 }
 
 /* ---- errors ------------------------------------------------------------- */
