@@ -31,7 +31,10 @@
  * the file, not the number: operations on a dup of the fd end too.
  * Before Linux 5.19 the kernel knows no cancel by fd; init asks it once
  * (a cancel on the ring's own fd is -EINVAL there), and such a loop closes
- * as before, leaving the waiters to their timeouts.
+ * as before, leaving the waiters to their timeouts.  It is asked at setup,
+ * not learnt from a first close's cancel: the kernel fails a link whose
+ * head it refuses to prepare, hard or not, and the close would not run.  The price is one SQE
+ * and one CQE more per close, none per other operation.
  *
  * Timeouts are the loop's timers, as under epoll, not linked timeouts: a
  * linked timeout is one more SQE and one more CQE for every operation,
