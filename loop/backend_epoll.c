@@ -84,7 +84,8 @@
  * made completes with that call's result too.
  *
  * Closing.  eddy_close takes the fd out of epoll and fails the ops still
- * waiting on it with -EBADF (the fd they wait on is gone).  An fd closed
+ * waiting on it with -EBADF (the fd they wait on is gone; backend_uring.c
+ * does the same with a cancel by fd).  An fd closed
  * with close(2) behind the backend's back is noticed when it is next
  * armed (EPOLL_CTL_MOD says ENOENT, and it is added again).
  */

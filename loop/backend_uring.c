@@ -10,10 +10,31 @@
  *
  * user_data is the struct io_op of the waiting task, or a tag for the
  * SQEs whose completion nobody waits for: the cancel requests of
- * eddy_cancel and of an operation's timeout.  A cancelled operation still
+ * eddy_cancel, of an operation's timeout and of a close.  A cancelled operation still
  * ends with its own CQE (-ECANCELED, or its result if it completed first),
  * and only that CQE wakes the task: until then the kernel may write into
  * the task's buffer and stack.
+ *
+ * Closing.  eddy_close ends the other operations waiting on its fd with
+ * -EBADF, as under epoll: each pending request holds its own reference to
+ * the file, so the close alone would end none of them.  The close's SQE
+ * follows a cancel of every request on the fd (IORING_ASYNC_CANCEL_FD |
+ * CANCEL_ALL), hard-linked to it: the link makes the kernel run the cancel
+ * before the close (after the close, the fd names no file to match), and
+ * "hard" keeps the close running when the cancel found nothing (-ENOENT,
+ * the usual answer).  IO_DRAIN would order them too, but waits for every
+ * request in flight, on any fd.  An operation the cancel ends completes
+ * with -ECANCELED though eddy never asked for it (op->cancelling is
+ * false): that is how io.c tells it from eddy_cancel and a timeout, and
+ * turns it into -EBADF, with no record per fd or per close.  One whose
+ * result the kernel posted before the cancel keeps it.  The cancel matches
+ * the file, not the number: operations on a dup of the fd end too.
+ * Before Linux 5.19 the kernel knows no cancel by fd; init asks it once
+ * (a cancel on the ring's own fd is -EINVAL there), and such a loop closes
+ * as before, leaving the waiters to their timeouts.  It is asked at setup,
+ * not learnt from a first close's cancel: the kernel fails a link whose
+ * head it refuses to prepare, hard or not, and the close would not run.  The price is one SQE
+ * and one CQE more per close, none per other operation.
  *
  * Timeouts are the loop's timers, as under epoll, not linked timeouts: a
  * linked timeout is one more SQE and one more CQE for every operation,
@@ -42,6 +63,15 @@
 #include "io.h"
 
 #define TAG_CANCEL 1u
+
+/*
+ * The backend's state: liburing's ring, and what the kernel can do beyond
+ * what every kernel with io_uring can.
+ */
+struct uring {
+	struct io_uring ring;
+	bool cancel_by_fd; /* IORING_ASYNC_CANCEL_FD (Linux 5.19) */
+};
 
 /* The kernel's IORING_MAX_CQ_ENTRIES: a larger CQ is -EINVAL. */
 #define CQ_ENTRIES_MAX 65536u
@@ -83,9 +113,30 @@ static void rings_mapped(void)
 }
 #endif
 
-static struct io_uring *ring_of(eddy_loop *loop)
+static struct uring *uring_of(eddy_loop *loop)
 {
 	return loop->be_state;
+}
+
+static struct io_uring *ring_of(eddy_loop *loop)
+{
+	return &uring_of(loop)->ring;
+}
+
+/* Whether the kernel cancels by fd: a cancel of every request on the
+ * ring's own fd finds none (-ENOENT) where it does, and is -EINVAL where
+ * the flag is unknown.  Runs before the ring holds any other request. */
+static bool kernel_cancels_by_fd(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	io_uring_prep_cancel_fd(sqe, ring->ring_fd, IORING_ASYNC_CANCEL_ALL);
+	struct io_uring_cqe *cqe;
+	if (io_uring_submit_and_wait(ring, 1) < 0 ||
+	    io_uring_peek_cqe(ring, &cqe))
+		return false;
+	int res = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return res != -EINVAL;
 }
 
 static int uring_init(eddy_loop *loop)
@@ -96,9 +147,10 @@ static int uring_init(eddy_loop *loop)
 		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
 		0,
 	};
-	struct io_uring *ring = eddy_alloc(sizeof *ring);
-	if (!ring)
+	struct uring *u = eddy_alloc(sizeof *u);
+	if (!u)
 		return -ENOMEM;
+	struct io_uring *ring = &u->ring;
 	int err = -ENOSYS;
 	for (size_t i = 0; i < sizeof flag_sets / sizeof *flag_sets; i++) {
 		struct io_uring_params p;
@@ -113,11 +165,12 @@ static int uring_init(eddy_loop *loop)
 			break;
 	}
 	if (err) {
-		eddy_free(ring);
+		eddy_free(u);
 		return err;
 	}
 	rings_mapped();
-	loop->be_state = ring;
+	u->cancel_by_fd = kernel_cancels_by_fd(ring);
+	loop->be_state = u;
 	return 0;
 }
 
@@ -221,8 +274,32 @@ static void prep(struct io_uring_sqe *sqe, struct io_op *op)
 	io_uring_sqe_set_data(sqe, op);
 }
 
+/*
+ * Queue a cancel of every request on fd, to run before the SQE queued next
+ * (the close).  The two go to the kernel in one submission, so the link
+ * holds; a ring of one entry cannot hold both, and submits the cancel at
+ * once instead: the kernel runs it before it sees the close.
+ */
+static void cancel_requests_on(eddy_loop *loop, int fd)
+{
+	struct io_uring *ring = ring_of(loop);
+	bool link = ring->sq.ring_entries > 1;
+	while (link && io_uring_sq_space_left(ring) < 2)
+		submit(loop);
+	struct io_uring_sqe *sqe = free_sqe(loop);
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data(sqe, (void *)(uintptr_t)TAG_CANCEL);
+	loop->counters.io_submitted++;
+	if (link)
+		sqe->flags |= IOSQE_IO_HARDLINK;
+	else
+		submit(loop);
+}
+
 static void uring_start(eddy_loop *loop, struct io_op *op)
 {
+	if (op->kind == IO_CLOSE && uring_of(loop)->cancel_by_fd)
+		cancel_requests_on(loop, op->fd);
 	prep(free_sqe(loop), op);
 	loop->counters.io_submitted++;
 }

@@ -31,9 +31,11 @@ void io_complete(eddy_loop *loop, struct io_op *op, long res)
 	}
 	loop->io_pending--;
 	/* the kernel cancelled it: for eddy_cancel or its timeout, whose
-	 * reason was kept */
-	if (res == -ECANCELED && op->cancelling)
-		res = op->end_reason;
+	 * reason was kept, or else because eddy_close closed its fd (the
+	 * io_uring backend cancels the requests on a closing fd; epoll never
+	 * says -ECANCELED unasked) */
+	if (res == -ECANCELED)
+		res = op->cancelling ? op->end_reason : -EBADF;
 	loop_wake(loop, &op->wait, res);
 }
 

@@ -82,6 +82,7 @@ static atomic_int formatter_count;
 static _Thread_local struct tbuf *mine;
 static pthread_key_t buf_key;
 static pthread_once_t buf_key_once = PTHREAD_ONCE_INIT;
+static bool buf_key_made;
 
 unsigned trace_generation(void)
 {
@@ -168,8 +169,11 @@ static void buf_exit(void *arg)
 
 static void make_buf_key(void)
 {
-	/* without the key, an exiting thread's last events are lost */
-	(void)pthread_key_create(&buf_key, buf_exit);
+	/* Without the key, an exiting thread's buffer is never freed: it
+	 * stays on the list, whose events go out when the trace stops.
+	 * Nothing else breaks, as long as nothing is stored under a key that
+	 * is someone else's. */
+	buf_key_made = pthread_key_create(&buf_key, buf_exit) == 0;
 }
 
 /* This thread's buffer, made on first use; NULL when out of memory. */
@@ -184,7 +188,8 @@ static struct tbuf *my_buf(void)
 	pthread_mutex_init(&b->lock, NULL);
 	b->thread_no = atomic_fetch_add(&threads, 1) + 1;
 	pthread_once(&buf_key_once, make_buf_key);
-	pthread_setspecific(buf_key, b);
+	if (buf_key_made)
+		pthread_setspecific(buf_key, b);
 	pthread_mutex_lock(&list_lock);
 	b->next = bufs;
 	bufs = b;

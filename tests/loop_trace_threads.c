@@ -13,6 +13,8 @@
 #include "check.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +112,43 @@ Test(loop_trace, trace_file_is_json_that_python_reads)
 {
 	traced(spawns_and_joins, NULL);
 	TRACE_HAS("run");
+}
+
+/*
+ * With every pthread key taken, a thread's trace buffer cannot be freed at
+ * its exit (it stays on the list, trace.c says), but its pointer must not
+ * be stored under a key eddy never got: key 0 is someone else's then (in
+ * this binary, task/stack.c's, made before main), and its destructor would
+ * receive the buffer when the thread exits (the test crashed).
+ */
+static void *traces_a_loop_on_its_thread(void *arg)
+{
+	(void)arg;
+	eddy_loop *loop = eddy_loop_new(NULL);
+	cr_assert_not_null(loop);
+	cr_assert_eq(eddy_loop_run(loop, spawns_and_joins, NULL, NULL), 0);
+	eddy_loop_free(loop);
+	return NULL;
+}
+
+Test(loop_trace, without_a_free_pthread_key_a_threads_buffer_takes_no_other)
+{
+	/* first: eddy's own keys, made on first use, are none of them then */
+	static pthread_key_t keys[PTHREAD_KEYS_MAX];
+	size_t n = 0;
+	while (n < PTHREAD_KEYS_MAX && pthread_key_create(&keys[n], NULL) == 0)
+		n++;
+	cr_assert_lt(n, PTHREAD_KEYS_MAX, "the keys ran out");
+	new_path();
+	cr_assert_eq(eddy_trace_start(path), 0);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, traces_a_loop_on_its_thread,
+				    NULL), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0); /* it exited, and lived */
+	while (n)
+		pthread_key_delete(keys[--n]);
+	cr_assert_eq(eddy_trace_stop(), 0);
+	TRACE_HAS("spawn", "join"); /* the exited thread's events went out */
 }
 
 /* ---- tasks -------------------------------------------------------------- */
