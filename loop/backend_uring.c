@@ -1,5 +1,5 @@
 /*
- * The io_uring backend: every operation is one SQE (two with a timeout),
+ * The io_uring backend: every operation is one SQE (a close two),
  * and the kernel's CQE carries the result back.
  *
  * Submission.  start() only fills SQEs; poll() hands every SQE queued in
