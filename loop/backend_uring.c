@@ -1,5 +1,5 @@
 /*
- * The io_uring backend: every operation is one SQE (two with a timeout),
+ * The io_uring backend: every operation is one SQE (a close two),
  * and the kernel's CQE carries the result back.
  *
  * Submission.  start() only fills SQEs; poll() hands every SQE queued in
@@ -183,6 +183,19 @@ static void uring_fini(eddy_loop *loop)
 }
 
 /*
+ * The kernel's own codes for "interrupted, restart the call", which
+ * programs never see from a system call (ERESTARTSYS 512, ERESTARTNOINTR
+ * 513, ERESTARTNOHAND 514, ERESTART_RESTARTBLOCK 516), but which a CQE can
+ * carry: an open waiting on one of the ring's workers (a FIFO's, with
+ * O_CREAT) and interrupted by a cancel ends with -512.  They mean -EINTR,
+ * which io_complete reads as a cancel.
+ */
+static int interrupted_is_eintr(int res)
+{
+	return res <= -512 && res >= -516 && res != -515 ? -EINTR : res;
+}
+
+/*
  * Each CQE is consumed before it is handled: handling it may start an
  * operation, and a full SQ then submits and reaps again, which must not
  * see this CQE a second time.
@@ -193,7 +206,7 @@ static void reap(eddy_loop *loop)
 	struct io_uring_cqe *cqe;
 	while (io_uring_peek_cqe(ring, &cqe) == 0) {
 		uintptr_t tag = (uintptr_t)io_uring_cqe_get_data(cqe);
-		int res = cqe->res;
+		int res = interrupted_is_eintr(cqe->res);
 		io_uring_cqe_seen(ring, cqe);
 		if (tag != TAG_CANCEL)
 			io_complete(loop, (struct io_op *)tag, res);

@@ -21,10 +21,6 @@ static void io_end(eddy_loop *loop, struct eddy_wait *w, long why)
 void io_complete(eddy_loop *loop, struct io_op *op, long res)
 {
 	loop->counters.io_completed++;
-	if (res == -EINTR && !op->cancelling) {
-		loop->be->start(loop, op);
-		return;
-	}
 	if (op->done) {
 		op->done(loop, op, res);
 		return;
@@ -33,8 +29,12 @@ void io_complete(eddy_loop *loop, struct io_op *op, long res)
 	/* the kernel cancelled it: for eddy_cancel or its timeout, whose
 	 * reason was kept, or else because eddy_close closed its fd (the
 	 * io_uring backend cancels the requests on a closing fd; epoll never
-	 * says -ECANCELED unasked) */
-	if (res == -ECANCELED)
+	 * says -ECANCELED unasked).  -EINTR says the same: a call blocked on
+	 * one of io_uring's workers (a Unix connect to a full backlog) is
+	 * interrupted by the cancel, as those workers take no other signal,
+	 * and epoll's calls retry their own -EINTR.  It is never made again:
+	 * after a close, its fd number may name another file already. */
+	if (res == -ECANCELED || res == -EINTR)
 		res = op->cancelling ? op->end_reason : -EBADF;
 	loop_wake(loop, &op->wait, res);
 }

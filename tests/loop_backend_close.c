@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define BACKEND_SUITE loop_backend_close
@@ -215,3 +217,81 @@ BACKEND_TEST(a_write_completed_before_the_close_of_its_fd_keeps_its_result)
 	}
 }
 
+
+/*
+ * A close under an operation that blocks on one of io_uring's workers: the
+ * kernel interrupts the call (-EINTR rather than -ECANCELED), and the
+ * operation must end there, not run again on an fd number the close freed
+ * and the program may have reused already.  A connect to a Unix listener
+ * whose backlog is full is such a call (no readiness says when to try
+ * again).  io_uring only: epoll makes that connect on the loop's thread.
+ */
+struct full_backlog {
+	struct sockaddr_un addr;
+	int listener, filler, fd, reused;
+	long connected, closed;
+	enum eddy_backend backend;
+};
+
+static void *connects(void *arg)
+{
+	struct full_backlog *s = arg;
+	s->connected = eddy_connect_timeout(s->fd, (struct sockaddr *)&s->addr,
+					    sizeof s->addr, CLOSE_BOUND_NS);
+	return NULL;
+}
+
+static void *closes_under_a_connect_then_reuses_the_fd(void *arg)
+{
+	struct full_backlog *s = arg;
+	s->backend = eddy_loop_backend(eddy_loop_current());
+	if (s->backend != EDDY_BACKEND_URING)
+		return NULL;
+	eddy_task *t = eddy_spawn(connects, s);
+	wait_for_a_thread_in("unix_wait_for_peer");
+	s->closed = eddy_close(s->fd);
+	/* the lowest free number: the one just closed */
+	s->reused = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* room in the backlog, for a connect that should not come */
+	int c = accept4(s->listener, NULL, NULL, SOCK_CLOEXEC);
+	if (c >= 0)
+		close(c);
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(close_under_a_connect_on_a_worker_ends_it_and_leaves_the_reused_fd_alone)
+{
+	struct full_backlog s = { .addr.sun_family = AF_UNIX, .reused = -1 };
+	snprintf(s.addr.sun_path + 1, sizeof s.addr.sun_path - 1,
+		 "eddy-full-backlog-%d", (int)getpid());
+	s.listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(bind(s.listener, (struct sockaddr *)&s.addr,
+			  sizeof s.addr), 0);
+	cr_assert_eq(listen(s.listener, 0), 0);
+	/* a backlog of 0 holds one connection: this one fills it */
+	s.filler = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(connect(s.filler, (struct sockaddr *)&s.addr,
+			     sizeof s.addr), 0);
+	s.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(s.fd, 0);
+	run_on(EDDY_BACKEND_URING, closes_under_a_connect_then_reuses_the_fd,
+	       &s);
+	if (s.backend == EDDY_BACKEND_URING) {
+		struct sockaddr_un peer;
+		socklen_t len = sizeof peer;
+		cr_expect_eq(s.closed, 0, "%ld", s.closed);
+		cr_expect_eq(s.connected, -EBADF, "%ld", s.connected);
+		cr_expect_neq(getpeername(s.reused, (struct sockaddr *)&peer,
+					  &len), 0,
+			      "the reused fd was connected");
+	} else {
+		close(s.fd);
+	}
+	if (s.reused >= 0)
+		close(s.reused);
+	close(s.filler);
+	close(s.listener);
+	if (s.backend != EDDY_BACKEND_URING)
+		cr_skip_test("no io_uring here (or EDDY_BACKEND chose epoll)");
+}

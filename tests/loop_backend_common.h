@@ -8,8 +8,10 @@
 #define EDDY_TESTS_LOOP_BACKEND_COMMON_H
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -64,6 +66,40 @@ static inline void close_both(int fds[2])
 {
 	close(fds[0]);
 	close(fds[1]);
+}
+
+/* ---- a call blocked on one of io_uring's worker threads ------------------ */
+
+/*
+ * Waits (bounded: 5 s in 1 ms steps) until a thread of this process sleeps
+ * in the kernel function wchan, as /proc/self/task/N/wchan says: an
+ * io_uring operation that blocks on one of the ring's workers (a Unix
+ * connect to a full backlog, an open of a FIFO with O_CREAT) is then
+ * there, not still queued.  Where wchan is hidden, the bound runs out and
+ * the test goes on all the same: it only exercises less.
+ */
+static inline void wait_for_a_thread_in(const char *wchan)
+{
+	for (int i = 0; i < 5000; i++) {
+		DIR *d = opendir("/proc/self/task");
+		if (!d)
+			return;
+		bool found = false;
+		for (struct dirent *e; !found && (e = readdir(d));) {
+			char path[64], got[64] = "";
+			snprintf(path, sizeof path, "/proc/self/task/%.20s/wchan",
+				 e->d_name);
+			FILE *f = fopen(path, "r");
+			if (!f)
+				continue;
+			found = fgets(got, sizeof got, f) && !strcmp(got, wchan);
+			fclose(f);
+		}
+		closedir(d);
+		if (found)
+			return;
+		eddy_sleep(1000000);
+	}
 }
 
 #endif

@@ -845,6 +845,46 @@ BACKEND_TEST(timeout_of_an_open_on_a_worker_ends_it_when_the_open_returns)
 	cr_expect_geq(s.writer, 0, "%ld", s.writer);
 }
 
+/*
+ * io_uring's open of a FIFO for writing with O_CREAT waits on one of the
+ * ring's workers for a reader (O_CREAT is never tried without blocking);
+ * cancelled there, the kernel interrupts it and answers its own
+ * -ERESTARTSYS (512), which no program knows: the task gets -ECANCELED.
+ * io_uring only: epoll's worker cannot be interrupted (the test above).
+ */
+static void *opens_fifo_for_writing_with_o_creat(void *arg)
+{
+	struct fifo *s = arg;
+	s->writer = eddy_openat(AT_FDCWD, s->path,
+				O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	return NULL;
+}
+
+static void *cancels_a_fifo_opener_on_a_ring_worker(void *arg)
+{
+	struct fifo *s = arg;
+	s->backend = eddy_loop_backend(eddy_loop_current());
+	if (s->backend != EDDY_BACKEND_URING)
+		return NULL;
+	eddy_task *t = eddy_spawn(opens_fifo_for_writing_with_o_creat, s);
+	wait_for_a_thread_in("wait_for_partner");
+	eddy_cancel(t);
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(cancel_of_an_open_waiting_on_an_io_uring_worker_is_ecanceled)
+{
+	struct fifo s = { .reader_done = false };
+	make_fifo(&s);
+	run_on(EDDY_BACKEND_URING, cancels_a_fifo_opener_on_a_ring_worker, &s);
+	long writer = s.writer;
+	remove_fifo(&s);
+	if (s.backend != EDDY_BACKEND_URING)
+		cr_skip_test("no io_uring here (or EDDY_BACKEND chose epoll)");
+	cr_expect_eq(writer, -ECANCELED, "%ld", writer);
+}
+
 /* More file ops at once than the pool has workers: each gets its own. */
 #define FILE_TASKS 16
 #define BLOCK 4096
