@@ -19,8 +19,8 @@
  *     a leak of requests or connections shows at any size;
  *   - resident memory within 5% of its value after the first round
  *     (the lower of the two later readings counts).
- * Each reading waits for the connection tasks to end, and leaves out
- * what the allocators keep to reuse (see rss_kib).
+ * Each reading waits until the server's loop has no more tasks than
+ * when it was idle, and leaves out what the allocators keep to reuse.
  * (Not under the sanitizers: AddressSanitizer's quarantine holds freed
  * memory on purpose, and replaces malloc.)
  *
@@ -33,6 +33,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <malloc.h>
@@ -50,7 +51,6 @@
 #include <unistd.h>
 
 #include "eddy.h"
-#include "task/stack.h"
 
 EDDY_SUITE(net_http_load);
 
@@ -59,8 +59,6 @@ EDDY_SUITE(net_http_load);
  * fails the test instead of hanging it: on two cores shared with other
  * work, 10,000 connections can wait long for their turn. */
 #define IO_TIMEOUT (300 * SEC)
-/* Tasks a one-loop eddy_server keeps while it runs, at most. */
-#define SERVER_TASKS 8
 #define SEC 1000000000ull
 
 static long knob(const char *name, long dflt)
@@ -245,41 +243,81 @@ static void *run_server(void *srv)
 	return (void *)(intptr_t)eddy_server_run(srv);
 }
 
-/* Resident memory, without what allocators keep only to reuse later:
- * free heap memory malloc has not returned yet, and the stacks the stack
- * depot gives back in batches (task/stack_depot.c), which would make the
- * count jump by whole batches from one round to the next. */
+/* Memory the server holds for what it serves, without what allocators
+ * keep only to reuse later: free heap, idle stacks. */
 struct memory {
 	size_t heap;   /* bytes malloc has handed out and not had back */
 	size_t stacks; /* task stacks in use */
 };
 
-static struct memory memory_in_use(void)
+static eddy_loop *server_loop; /* set by note_loop, before it accepts */
+static int loop_ready;         /* eventfd: server_loop is set */
+
+static int note_loop(eddy_loop *loop, unsigned index, void *arg)
 {
+	(void)index;
+	(void)arg;
+	server_loop = loop;
+	uint64_t one = 1;
+	cr_assert_eq(write(loop_ready, &one, sizeof one), sizeof one);
+	return 0;
+}
+
+/* What the server's loop has, read on its own thread (in a task of its
+ * own, which both counts include, every time alike). */
+struct server_view {
+	uint64_t tasks;
+	struct memory mem;
+};
+
+static void *look_at_server(void *arg)
+{
+	struct server_view *v = arg;
+	eddy_stats st;
+	cr_assert_eq(eddy_loop_stats(eddy_loop_current(), &st), 0);
 	struct mallinfo2 m = mallinfo2();
-	struct eddy_stack_stats st;
-	eddy_stack_stats(&st);
-	return (struct memory){ m.uordblks + m.hblkhd, st.mapped - st.pooled };
+	*v = (struct server_view){
+		.tasks = st.tasks_alive,
+		.mem = { m.uordblks + m.hblkhd,
+			 st.stacks_mapped - st.stacks_pooled } };
+	return NULL;
+}
+
+static struct server_view server_view(void)
+{
+	struct server_view v;
+	cr_assert_eq(eddy_loop_call(server_loop, look_at_server, &v,
+				    EDDY_COPY, NULL), 0);
+	return v;
 }
 
 /*
- * Wait until the server's connection tasks are gone: all_ended fires
- * when the last connection function returns, but eddy_server still
- * closes each descriptor gracefully in its task afterwards.  What stays
- * is the server's own few tasks (its loop's main task, the acceptor).
- * Bounded: 10 s, in 1 ms steps, then the count is what it is.
+ * The server's memory once its connection tasks are gone: all_ended
+ * fires when the last connection function returns, but eddy_server
+ * still closes each descriptor gracefully in its task afterwards.  The
+ * wait ends when the loop has no more tasks than when it was idle
+ * (idle_tasks); bounded: 10 s, in 1 ms steps, then the reading is what
+ * it is and the checks say so.
  */
-static void wait_for_tasks_to_end(void)
+static struct memory memory_once_idle(uint64_t idle_tasks)
 {
-	for (int i = 0; i < 10000 && memory_in_use().stacks > SERVER_TASKS;
-	     i++)
+	struct server_view v = server_view();
+	for (int i = 0; i < 10000 && v.tasks > idle_tasks; i++) {
 		usleep(1000);
+		v = server_view();
+	}
+	cr_expect_eq(v.tasks, idle_tasks, "%" PRIu64 " tasks left on the "
+		     "server's loop, %" PRIu64 " when idle", v.tasks,
+		     idle_tasks);
+	return v.mem;
 }
 
+/* Resident memory, once malloc has given back the free heap it can.  Idle
+ * stacks still count: the stack depot gives them back in batches
+ * (task/stack_depot.c), so a reading can be a batch high, and the check
+ * takes the lower of two. */
 static long rss_kib(void)
 {
-	struct eddy_stack_stats stacks;
-	eddy_stack_stats(&stacks);
 	malloc_trim(0);
 	FILE *f = fopen("/proc/self/statm", "r");
 	cr_assert_not_null(f);
@@ -289,9 +327,10 @@ static long rss_kib(void)
 	return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-/* One round: the client's count of right responses, once every server
- * connection has ended. */
-static long round_trip(int cmd, int res)
+/* One round: the client's count of right responses; *mem, the server's
+ * memory once every connection task has ended. */
+static long round_trip(int cmd, int res, uint64_t idle_tasks,
+		       struct memory *mem)
 {
 	cr_assert_eq(write(cmd, "g", 1), 1);
 	char open;
@@ -307,7 +346,7 @@ static long round_trip(int cmd, int res)
 	struct tally t;
 	cr_assert_eq(read(res, &t, sizeof t), (ssize_t)sizeof t);
 	cr_assert_eq(read(all_ended, &n, sizeof n), (ssize_t)sizeof n);
-	wait_for_tasks_to_end();
+	*mem = memory_once_idle(idle_tasks);
 	cr_log_info("the slowest request took %.2f s", t.slowest);
 	if (t.refused || t.broken)
 		cr_log_error("%ld connections failed to open, %ld broke; "
@@ -335,12 +374,14 @@ Test(net_http_load, concurrent_keep_alive_connections_lose_nothing_and_memory_re
 	cr_assert_not_null(http);
 	eddy_server *srv = eddy_server_new(&(eddy_server_opts){
 		.host = "127.0.0.1", .port = "0", .grace_ns = SEC,
-		.on_conn = counted_conn, .arg = http });
+		.on_conn = counted_conn, .on_loop = note_loop, .arg = http });
 	cr_assert_not_null(srv);
 	all_ended = eventfd(0, EFD_CLOEXEC);
 	all_accepted = eventfd(0, EFD_CLOEXEC);
+	loop_ready = eventfd(0, EFD_CLOEXEC);
 	cr_assert_geq(all_ended, 0);
 	cr_assert_geq(all_accepted, 0);
+	cr_assert_geq(loop_ready, 0);
 	expected = conns;
 
 	/* the child first, while this process has one thread */
@@ -360,19 +401,22 @@ Test(net_http_load, concurrent_keep_alive_connections_lose_nothing_and_memory_re
 	pthread_t server_thread;
 	cr_assert_eq(pthread_create(&server_thread, NULL, run_server, srv), 0);
 
+	uint64_t one;
+	cr_assert_eq(read(loop_ready, &one, sizeof one), (ssize_t)sizeof one);
+	uint64_t idle_tasks = server_view().tasks;
+
 	long want = conns * reqs;
-	long ok = round_trip(cmd[1], res[0]);
+	struct memory warm_mem, after_mem;
+	long ok = round_trip(cmd[1], res[0], idle_tasks, &warm_mem);
 	cr_expect_eq(ok, want, "warm-up round: %ld of %ld responses", ok, want);
 	long warm = rss_kib(), after = LONG_MAX;
-	struct memory warm_mem = memory_in_use(), after_mem;
 	for (int round = 2; round <= 3; round++) {
-		ok = round_trip(cmd[1], res[0]);
+		ok = round_trip(cmd[1], res[0], idle_tasks, &after_mem);
 		cr_expect_eq(ok, want, "round %d: %ld of %ld responses", round,
 			     ok, want);
 		long rss = rss_kib();
 		after = rss < after ? rss : after;
 	}
-	after_mem = memory_in_use();
 #ifndef EDDY_TEST_LSAN
 	cr_expect_leq(after_mem.heap, warm_mem.heap + warm_mem.heap / 20,
 		      "heap in use: %zu bytes after the rounds, %zu after "
@@ -401,4 +445,5 @@ Test(net_http_load, concurrent_keep_alive_connections_lose_nothing_and_memory_re
 	eddy_http_server_free(http);
 	close(all_ended);
 	close(all_accepted);
+	close(loop_ready);
 }
