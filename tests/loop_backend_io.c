@@ -211,6 +211,53 @@ BACKEND_TEST(two_readers_of_one_pipe_each_get_a_byte)
 	}
 }
 
+/*
+ * A recv with MSG_DONTWAIT while another task's recv waits on the same
+ * empty socket: -EAGAIN at once, as recv(2) says it (epoll once queued it
+ * behind the waiting recv, untried, and it waited for data).
+ */
+struct dontwait_beside_a_reader {
+	struct two_readers readers;
+	long dontwait;
+	char c;
+};
+
+/* Long enough never to run out in a passing test: a recv that waits
+ * though told not to fails with -ETIMEDOUT instead of hanging the test. */
+#define DONTWAIT_BOUND_NS (5ull * 1000000000u)
+
+static void *recvs_without_waiting_beside_a_reader(void *arg)
+{
+	struct dontwait_beside_a_reader *s = arg;
+	int *sv = s->readers.fds;
+	eddy_task *t = eddy_spawn(reader_one, &s->readers);
+	eddy_yield(); /* the reader waits on the empty socket now */
+	s->dontwait = eddy_recv_timeout(sv[0], &s->c, 1, MSG_DONTWAIT,
+					DONTWAIT_BOUND_NS);
+	eddy_write(sv[1], "r", 1);
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(recv_with_msg_dontwait_beside_a_waiting_recv_is_eagain_at_once)
+{
+	EACH_BACKEND(b)
+	{
+		struct dontwait_beside_a_reader s = { .dontwait = 0 };
+		cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+					s.readers.fds), 0);
+		if (run_on(b, recvs_without_waiting_beside_a_reader, &s)) {
+			const char *n = backend_name(b);
+			cr_expect_eq(s.dontwait, -EAGAIN, "%s: %ld", n,
+				     s.dontwait);
+			cr_expect_eq(s.readers.r[0], 1, "%s: %ld", n,
+				     s.readers.r[0]);
+			cr_expect_eq(s.readers.c[0], 'r', "%s", n);
+		}
+		close_both(s.readers.fds);
+	}
+}
+
 /* ---- I/O on both backends: a stream in both directions ------------------- */
 
 /* More than a socket's or a pipe's buffer: writers must wait for readers. */
@@ -633,6 +680,110 @@ BACKEND_TEST(connect_to_a_closed_port_is_econnrefused)
 			cr_expect_eq(s.connected, -ECONNREFUSED, "%s: %ld",
 				     backend_name(b), s.connected);
 		close(s.client);
+	}
+}
+
+/*
+ * A connect that starts while another task's poll for POLLOUT waits on the
+ * same unconnected socket: the connect is made and really connects (epoll
+ * once queued it behind the poll without calling connect(2), and the
+ * socket's first EPOLLOUT then read an SO_ERROR of 0 as "connected").
+ */
+struct connect_beside_poll {
+	struct tcp tcp;
+	long polled;
+};
+
+static void *polls_for_pollout(void *arg)
+{
+	struct connect_beside_poll *s = arg;
+	s->polled = eddy_poll(s->tcp.client, POLLOUT);
+	return NULL;
+}
+
+static void *connects_while_a_poll_waits(void *arg)
+{
+	struct connect_beside_poll *s = arg;
+	eddy_task *t = eddy_spawn(polls_for_pollout, s);
+	eddy_yield(); /* the poll waits in the backend now */
+	s->tcp.connected = eddy_connect(s->tcp.client,
+					(struct sockaddr *)&s->tcp.addr,
+					sizeof s->tcp.addr);
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(connect_beside_a_waiting_poll_on_the_same_socket_connects)
+{
+	EACH_BACKEND(b)
+	{
+		struct connect_beside_poll s = { .polled = -1 };
+		s.tcp.lfd = listener(&s.tcp.addr);
+		s.tcp.client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		cr_assert_geq(s.tcp.client, 0);
+		if (run_on(b, connects_while_a_poll_waits, &s)) {
+			const char *n = backend_name(b);
+			struct sockaddr_in peer;
+			socklen_t len = sizeof peer;
+			cr_expect_eq(s.tcp.connected, 0, "%s: %ld", n,
+				     s.tcp.connected);
+			cr_expect(s.polled > 0 && (s.polled & POLLOUT),
+				  "%s: %ld", n, s.polled);
+			cr_expect_eq(getpeername(s.tcp.client,
+						 (struct sockaddr *)&peer, &len),
+				     0, "%s: not connected: %s", n,
+				     strerror(errno));
+			cr_expect_eq(peer.sin_port, s.tcp.addr.sin_port, "%s", n);
+			/* the listener stays blocking: accept only what
+			 * is there */
+			struct pollfd p = { .fd = s.tcp.lfd, .events = POLLIN };
+			int c = poll(&p, 1, 0) == 1
+					? accept4(s.tcp.lfd, NULL, NULL,
+						  SOCK_CLOEXEC)
+					: -1;
+			cr_expect_geq(c, 0, "%s: nothing to accept", n);
+			if (c >= 0)
+				close(c);
+		}
+		close(s.tcp.client);
+		close(s.tcp.lfd);
+	}
+}
+
+/* A connected socket is connected in the kernel's eyes too: connecting it
+ * again is -EISCONN, as after a blocking connect(2) (epoll once read the
+ * handshake's end from SO_ERROR, which left the socket "connecting", and
+ * the second connect(2) said 0). */
+struct connects_twice {
+	struct tcp tcp;
+	long again;
+};
+
+static void *connects_twice(void *arg)
+{
+	struct connects_twice *s = arg;
+	struct sockaddr *a = (struct sockaddr *)&s->tcp.addr;
+	s->tcp.connected = eddy_connect(s->tcp.client, a, sizeof s->tcp.addr);
+	s->again = eddy_connect(s->tcp.client, a, sizeof s->tcp.addr);
+	return NULL;
+}
+
+BACKEND_TEST(connect_of_a_connected_socket_is_eisconn)
+{
+	EACH_BACKEND(b)
+	{
+		struct connects_twice s = { .again = 0 };
+		s.tcp.lfd = listener(&s.tcp.addr);
+		s.tcp.client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		cr_assert_geq(s.tcp.client, 0);
+		if (run_on(b, connects_twice, &s)) {
+			const char *n = backend_name(b);
+			cr_expect_eq(s.tcp.connected, 0, "%s: %ld", n,
+				     s.tcp.connected);
+			cr_expect_eq(s.again, -EISCONN, "%s: %ld", n, s.again);
+		}
+		close(s.tcp.client);
+		close(s.tcp.lfd);
 	}
 }
 
