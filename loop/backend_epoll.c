@@ -87,7 +87,8 @@
  * path is in use until the call returns: cancel() leaves it, the task
  * resumes only when the job is back, and it gets the call's result, as
  * from an io_uring op that finished before its cancel (an fd openat made
- * is the task's to close, not leaked).  The same goes for a timeout: the
+ * is the task's to close, not leaked).  (A close is never cancelled at
+ * all: io.c.)  The same goes for a timeout: the
  * op ends late, with its result.  An op whose synchronous call is already
  * made completes with that call's result too.
  *
