@@ -25,7 +25,12 @@
  * accept waits for readiness first for the same reason (there is no
  * MSG_DONTWAIT for it).  connect sets O_NONBLOCK for the length of the
  * connect(2) call only, so that it returns EINPROGRESS rather than
- * blocking for a handshake, then waits for EPOLLOUT and reads SO_ERROR.
+ * blocking for a handshake, then waits for EPOLLOUT and calls connect(2)
+ * again, which says how the handshake ended (0, or its error) and, as
+ * io_uring's connect does, leaves the socket connected in the kernel's
+ * eyes: a later connect is -EISCONN, as after a blocking connect(2).
+ * (SO_ERROR says the same error but leaves the socket "connecting": a
+ * later connect(2) then says 0.)
  * poll waits for readiness and reports the events epoll saw.
  *
  * The per-fd record.  epoll holds one registration per fd, so the ops
@@ -47,6 +52,9 @@
  * tasks of a round start on one fd costs one epoll_ctl.  A new op does not
  * try first when older ops wait on the same fd in its direction: the
  * older ones go first, and two tasks' writes keep the order of the calls.
+ * Two kinds always try at once (waits_behind): a connect, whose readiness
+ * means something only once connect(2) was made, and a recv or send with
+ * MSG_DONTWAIT, which must not wait.
  *
  * Calls that may sleep on a disk go to the worker pool.  Regular files,
  * directories and the other fds epoll refuses (EPERM) are always "ready",
@@ -79,7 +87,8 @@
  * path is in use until the call returns: cancel() leaves it, the task
  * resumes only when the job is back, and it gets the call's result, as
  * from an io_uring op that finished before its cancel (an fd openat made
- * is the task's to close, not leaked).  The same goes for a timeout: the
+ * is the task's to close, not leaked).  (A close is never cancelled at
+ * all: io.c.)  The same goes for a timeout: the
  * op ends late, with its result.  An op whose synchronous call is already
  * made completes with that call's result too.
  *
@@ -296,7 +305,7 @@ static long write_after_ready(const struct io_op *op)
 /*
  * connect(2) with O_NONBLOCK set for the call only, when the user's fd is
  * blocking: the handshake goes on in the kernel whatever the flag is
- * afterwards.  -EINPROGRESS: wait for EPOLLOUT, then connect_result.
+ * afterwards.  -EINPROGRESS: wait for EPOLLOUT, then call it again.
  */
 static long connect_start(const struct io_op *op)
 {
@@ -315,15 +324,6 @@ static long connect_start(const struct io_op *op)
 	if (r == -EAGAIN && blocking)
 		r = call_blocking(op);
 	return r;
-}
-
-static long connect_result(int fd)
-{
-	int err = 0;
-	socklen_t len = sizeof err;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		return -errno;
-	return -err;
 }
 
 /* recv or send with MSG_DONTWAIT from the user: -EAGAIN is its result. */
@@ -371,13 +371,17 @@ static bool attempt(struct fd_watch *w, struct io_op *op, uint32_t revents,
 					  raced by another process */
 		break;
 	case IO_CONNECT:
-		if (revents) {
-			*res = connect_result(op->fd);
-			return true;
-		}
+		/* First its connect(2) (never queued untried: waits_behind),
+		 * and after readiness the same call, whose answer is how the
+		 * handshake ended: -EALREADY then is "not yet", and -EISCONN
+		 * "through, and another connect(2) said so first" (io_uring
+		 * reads both the same way).  -EALREADY on the first call:
+		 * another connect is under way, the result, as io_uring's. */
 		r = connect_start(op);
-		if (r == -EINPROGRESS)
+		if (r == -EINPROGRESS || (revents && r == -EALREADY))
 			return false;
+		if (revents && r == -EISCONN)
+			r = 0;
 		*res = r; /* -EAGAIN too: the user's fd is non-blocking */
 		return true;
 	case IO_POLL:
@@ -429,6 +433,25 @@ static uint32_t waiting_for(const struct fd_watch *w)
 	for (const struct io_op *op = w->head; op; op = op->next)
 		events |= interest(op);
 	return events;
+}
+
+/*
+ * Whether a new op waits behind the older ops on its fd without a first
+ * try (see the top of this file).  Not a connect: its first call is what
+ * starts the handshake, and an op on the list is tried by readiness only,
+ * so a connect queued untried behind another op waiting for EPOLLOUT on
+ * an unconnected socket (which is writable at once) would be finished by
+ * that event as if connect(2) had been made: SO_ERROR is 0, "connected".
+ * Not a MSG_DONTWAIT recv or send either: it would wait for the older op's
+ * readiness, where its caller asked for -EAGAIN now.  Both are made at
+ * once, as io_uring makes them when they are submitted, whatever else
+ * waits on the fd.
+ */
+static bool waits_behind(const struct fd_watch *w, const struct io_op *op)
+{
+	if (op->kind == IO_CONNECT || must_not_wait(op))
+		return false;
+	return waiting_for(w) & interest(op);
 }
 
 static void mark_dirty(struct epoll_state *st, int fd)
@@ -722,8 +745,8 @@ static void epoll_backend_start(eddy_loop *loop, struct io_op *op)
 	int err = watch_of(st, op->fd, &w);
 	if (err)
 		finish_later(st, op, err);
-	else if (waiting_for(w) & interest(op))
-		enqueue(st, w, op); /* behind the older ops */
+	else if (waits_behind(w, op))
+		enqueue(st, w, op);
 	else if (attempt(w, op, 0, &res))
 		finish_later(st, op, res);
 	else

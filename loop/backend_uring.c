@@ -29,6 +29,11 @@
  * turns it into -EBADF, with no record per fd or per close.  One whose
  * result the kernel posted before the cancel keeps it.  The cancel matches
  * the file, not the number: operations on a dup of the fd end too.
+ * The close itself is never cancelled (io.c gives its wait no end hook):
+ * the close of a file with a flush method goes to a worker, and the fd
+ * leaves the table only when the worker runs it, so a cancel could end it
+ * unrun, the fd still open, and the task could not tell.  (Nor does the
+ * cancel by fd match it: a close's request holds no file.)
  * Before Linux 5.19 the kernel knows no cancel by fd; init asks it once
  * (a cancel on the ring's own fd is -EINVAL there), and such a loop closes
  * as before, leaving the waiters to their timeouts.  It is asked at setup,

@@ -26,6 +26,12 @@ void io_complete(eddy_loop *loop, struct io_op *op, long res)
 		return;
 	}
 	loop->io_pending--;
+	/* A close is never cancelled (io_run): its result is the kernel's
+	 * close's as it is, after which the fd is released, -EINTR too. */
+	if (op->kind == IO_CLOSE) {
+		loop_wake(loop, &op->wait, res);
+		return;
+	}
 	/* the kernel cancelled it: for eddy_cancel or its timeout, whose
 	 * reason was kept, or else because eddy_close closed its fd (the
 	 * io_uring backend cancels the requests on a closing fd; epoll never
@@ -45,7 +51,19 @@ static long io_run(struct io_op *op)
 	int err = loop_enter_wait(&loop);
 	if (err)
 		return err;
-	op->wait.end = io_end;
+	/*
+	 * A close cannot be cut short: not by a timeout, not by eddy_cancel.
+	 * io_uring hands the close of a file with a flush method (overlayfs,
+	 * NFS, FUSE) to a worker, and the fd stays in the table until that
+	 * worker takes it; a cancel that reaches it still queued ends it
+	 * with -ECANCELED, unrun, the fd still open, and one that reaches it
+	 * running only interrupts the flush, the fd released.  The caller
+	 * could not tell which; close(2)'s rule is that the fd is released
+	 * whatever the result.  So the wait has no end hook: the task
+	 * resumes when the kernel released the fd (epoll's worker cannot be
+	 * stopped either).
+	 */
+	op->wait.end = op->kind == IO_CLOSE ? NULL : io_end;
 	op->wait.kind = WAIT_IO;
 	/* The timeout's timer is armed before the operation starts: a
 	 * started operation cannot be taken back, and -ENOMEM after it would
@@ -145,10 +163,12 @@ int eddy_connect_timeout(int fd, const struct sockaddr *addr,
 	return (int)io_run(&op);
 }
 
+/* No timer: nothing cuts a close short (io_run), so timeout_ns would do
+ * nothing but cost a timer. */
 int eddy_close_timeout(int fd, uint64_t timeout_ns)
 {
-	struct io_op op = { .kind = IO_CLOSE, .fd = fd,
-			    .timeout_ns = timeout_ns };
+	(void)timeout_ns;
+	struct io_op op = { .kind = IO_CLOSE, .fd = fd };
 	return (int)io_run(&op);
 }
 

@@ -185,6 +185,13 @@ int eddy_loop_call_soon(eddy_loop *loop, eddy_fn fn, void *arg);
  * nothing done, when the loop cannot arm the timeout.  Buffers must
  * stay valid until the call returns, which it does only after the kernel
  * is done with them, even when cancelled.
+ *
+ * A close is the exception: nothing cuts it short, neither its timeout
+ * (eddy_close_timeout's does nothing) nor eddy_cancel, so that when it
+ * returns the fd is released, whatever the result (close(2)'s rule).
+ * Only -EPERM (not in a task of a loop) and -ECANCELED (the task was
+ * cancelled before the call) mean that nothing was done and the fd is
+ * still open.
  */
 ssize_t eddy_read(int fd, void *buf, size_t len);
 ssize_t eddy_write(int fd, const void *buf, size_t len);

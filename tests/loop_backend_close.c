@@ -1,7 +1,9 @@
 /*
  * eddy_close of an fd that other tasks wait on, on both backends: the
  * waiters end with -EBADF, waiters on other fds go on, and what completed
- * before the close keeps its result.  (docs/loop.md, "eddy_close".)
+ * before the close keeps its result; and the close itself is never cut
+ * short, so the fd is released when it returns.  (docs/loop.md, the
+ * I/O reference and "Closing".)
  *
  * Tasks record what they saw; the assertions read it after the run.
  * Nothing sleeps, nothing is timed, every loop is bounded.
@@ -10,11 +12,17 @@
 #include "check.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define BACKEND_SUITE loop_backend_close
@@ -294,4 +302,196 @@ BACKEND_TEST(close_under_a_connect_on_a_worker_ends_it_and_leaves_the_reused_fd_
 	close(s.listener);
 	if (s.backend != EDDY_BACKEND_URING)
 		cr_skip_test("no io_uring here (or EDDY_BACKEND chose epoll)");
+}
+
+/*
+ * A close that cannot be made at once: an overlayfs file has a flush
+ * method, so io_uring's close never runs it inline but hands it to one of
+ * the ring's workers, and the fd stays in the table until that worker
+ * takes it.  A timeout or eddy_cancel that reached it there (a cancel of a
+ * request still queued for a worker ends it with -ECANCELED, unrun) once
+ * made eddy_close say -ETIMEDOUT or -ECANCELED with the fd still open.  A
+ * close is never cut short now: it returns when the fd is released, with
+ * the close's own result, on both backends.
+ *
+ * To hold the close in the worker queue, the loop's ring has one SQE
+ * entry: a thread's io_uring workers are made for the first ring it
+ * submits to (this one, in a fresh child), and that ring's SQ size bounds
+ * them (min(SQ entries, 4 per CPU)), so there is one; an open of a FIFO
+ * with O_CREAT, which waits on it for a reader, keeps it busy.  Under
+ * epoll the close goes to the loop's pool and is made at once: the test
+ * checks the same results there.  The overlay is mounted in a child
+ * process's own mount namespace (as root, or in a user namespace); where
+ * neither is allowed the test is skipped.
+ */
+struct worker_close {
+	char path[3][96];               /* lower, upper, work dirs */
+	char merged[96], file[112], fifo[96];
+	bool cancel;                    /* eddy_cancel, not the timeout */
+	/* what the child saw */
+	enum eddy_backend backend;
+	int fd;
+	long closed, writer;
+	bool still_open;
+};
+
+enum { CHILD_OK, CHILD_FAILED, CHILD_NO_OVERLAY };
+
+static void *opens_the_fifo_for_writing(void *arg)
+{
+	struct worker_close *s = arg;
+	s->writer = eddy_openat(AT_FDCWD, s->fifo,
+				O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	return NULL;
+}
+
+static void *closes_the_overlay_file(void *arg)
+{
+	struct worker_close *s = arg;
+	/* 1 ns: expired at the loop's first look at its timers */
+	s->closed = eddy_close_timeout(s->fd, s->cancel ? 0 : 1);
+	return NULL;
+}
+
+static void *closes_behind_a_busy_worker(void *arg)
+{
+	struct worker_close *s = arg;
+	s->backend = eddy_loop_backend(eddy_loop_current());
+	eddy_task *w = eddy_spawn(opens_the_fifo_for_writing, s);
+	wait_for_a_thread_in("wait_for_partner");
+	eddy_task *c = eddy_spawn(closes_the_overlay_file, s);
+	eddy_yield(); /* the close is submitted: queued behind the open */
+	if (s->cancel)
+		eddy_cancel(c);
+	for (int i = 0; i < 10; i++)
+		eddy_yield(); /* the timeout fired, or the cancel is out */
+	/* a reader frees the worker (and the FIFO open cannot block) */
+	int reader = open(s->fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	eddy_join(c, NULL);
+	eddy_join(w, NULL);
+	s->still_open = fcntl(s->fd, F_GETFD) != -1;
+	if (reader >= 0)
+		close(reader);
+	if (s->writer >= 0)
+		close((int)s->writer);
+	return NULL;
+}
+
+/* A mount namespace of our own: as root, or in a user namespace. */
+static bool own_mount_namespace(void)
+{
+	if (unshare(CLONE_NEWNS) == 0)
+		return true;
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+		return false;
+	char map[64];
+	snprintf(map, sizeof map, "0 %d 1", (int)uid);
+	FILE *f = fopen("/proc/self/uid_map", "w");
+	bool ok = f && fputs(map, f) >= 0;
+	if (f)
+		ok = !fclose(f) && ok;
+	f = fopen("/proc/self/setgroups", "w");
+	if (f) {
+		fputs("deny", f);
+		fclose(f);
+	}
+	snprintf(map, sizeof map, "0 %d 1", (int)gid);
+	f = fopen("/proc/self/gid_map", "w");
+	ok = f && fputs(map, f) >= 0 && ok;
+	if (f)
+		ok = !fclose(f) && ok;
+	return ok;
+}
+
+/* In the child: mount the overlay, open a file in it, run the loop. */
+static int close_on_an_overlay_file(struct worker_close *s,
+				    enum eddy_backend b)
+{
+	char opts[400];
+	snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s",
+		 s->path[0], s->path[1], s->path[2]);
+	if (!own_mount_namespace() ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("overlay", s->merged, "overlay", 0, opts) != 0)
+		return CHILD_NO_OVERLAY;
+	s->fd = open(s->file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->fd < 0)
+		return CHILD_NO_OVERLAY;
+	eddy_loop_config cfg = { .backend = b, .ring_entries = 1 };
+	eddy_loop *loop = eddy_loop_new(&cfg);
+	if (!loop)
+		return errno == EPERM || errno == ENOSYS ? CHILD_NO_OVERLAY
+							 : CHILD_FAILED;
+	int r = eddy_loop_run(loop, closes_behind_a_busy_worker, s, NULL);
+	eddy_loop_free(loop);
+	return r ? CHILD_FAILED : CHILD_OK;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void close_on_a_busy_worker(bool cancel)
+{
+	EACH_BACKEND(b)
+	{
+		struct worker_close *s = mmap(NULL, sizeof *s,
+					      PROT_READ | PROT_WRITE,
+					      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		cr_assert_neq(s, MAP_FAILED);
+		*s = (struct worker_close){ .cancel = cancel, .fd = -1,
+					    .writer = -1 };
+		const char *tmp = getenv("TMPDIR");
+		char dir[64], merged[96];
+		snprintf(dir, sizeof dir, "%s/eddy-ovl-XXXXXX",
+			 tmp && strlen(tmp) < 32 ? tmp : "/tmp");
+		cr_assert_not_null(mkdtemp(dir));
+		static const char *const names[] = { "lower", "upper", "work" };
+		for (int i = 0; i < 3; i++) {
+			snprintf(s->path[i], sizeof s->path[i], "%s/%s", dir,
+				 names[i]);
+			cr_assert_eq(mkdir(s->path[i], 0700), 0);
+		}
+		snprintf(merged, sizeof merged, "%s/merged", dir);
+		cr_assert_eq(mkdir(merged, 0700), 0);
+		snprintf(s->merged, sizeof s->merged, "%s", merged);
+		snprintf(s->file, sizeof s->file, "%s/file", merged);
+		snprintf(s->fifo, sizeof s->fifo, "%s/fifo", dir);
+		cr_assert_eq(mkfifo(s->fifo, 0600), 0);
+		fflush(NULL);
+		pid_t pid = fork();
+		cr_assert_neq(pid, -1);
+		if (pid == 0)
+			_exit(close_on_an_overlay_file(s, b));
+		int status;
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+		struct worker_close seen = *s;
+		munmap(s, sizeof *s);
+		cr_assert(WIFEXITED(status), "the child crashed");
+		if (WEXITSTATUS(status) == CHILD_NO_OVERLAY)
+			cr_skip_test("no overlayfs mount allowed here");
+		cr_assert_eq(WEXITSTATUS(status), CHILD_OK);
+		const char *n = backend_name(seen.backend);
+		cr_expect_eq(seen.closed, 0, "%s: %ld", n, seen.closed);
+		cr_expect_not(seen.still_open, "%s: the fd is still open", n);
+		cr_expect_geq(seen.writer, 0, "%s: %ld", n, seen.writer);
+	}
+}
+
+BACKEND_TEST(close_on_a_worker_is_not_cut_short_by_its_timeout)
+{
+	close_on_a_busy_worker(false);
+}
+
+BACKEND_TEST(close_on_a_worker_is_not_cut_short_by_eddy_cancel)
+{
+	close_on_a_busy_worker(true);
 }

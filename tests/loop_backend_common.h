@@ -1,6 +1,6 @@
 /*
  * What the tests that run each scenario on both of the loop's backends
- * share (loop_backend_io.c, loop_backend_close.c,
+ * share (loop_backend_io.c, loop_backend_tcp.c, loop_backend_close.c,
  * loop_backend_blocking.c): a run on a backend, a
  * test macro with a timeout, pipes.  Each includer defines BACKEND_SUITE
  * before including this.

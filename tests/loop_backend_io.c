@@ -3,7 +3,8 @@
  * test runs once on io_uring (when this machine allows it) and once on
  * epoll.  loop_backend.c covers how a backend is chosen, and
  * loop_backend_close.c an eddy_close under waiting operations,
- * loop_backend_blocking.c the calls that may block (a FIFO open).
+ * loop_backend_blocking.c the calls that may block (a FIFO open),
+ * loop_backend_tcp.c accept and connect on loopback.
  *
  * Tasks record what they saw; the assertions read it after the run.
  * Nothing sleeps, nothing is timed, every loop is bounded.
@@ -13,7 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -208,6 +208,53 @@ BACKEND_TEST(two_readers_of_one_pipe_each_get_a_byte)
 				  "%s", backend_name(b));
 		}
 		close_both(s.fds);
+	}
+}
+
+/*
+ * A recv with MSG_DONTWAIT while another task's recv waits on the same
+ * empty socket: -EAGAIN at once, as recv(2) says it (epoll once queued it
+ * behind the waiting recv, untried, and it waited for data).
+ */
+struct dontwait_beside_a_reader {
+	struct two_readers readers;
+	long dontwait;
+	char c;
+};
+
+/* Long enough never to run out in a passing test: a recv that waits
+ * though told not to fails with -ETIMEDOUT instead of hanging the test. */
+#define DONTWAIT_BOUND_NS (5ull * 1000000000u)
+
+static void *recvs_without_waiting_beside_a_reader(void *arg)
+{
+	struct dontwait_beside_a_reader *s = arg;
+	int *sv = s->readers.fds;
+	eddy_task *t = eddy_spawn(reader_one, &s->readers);
+	eddy_yield(); /* the reader waits on the empty socket now */
+	s->dontwait = eddy_recv_timeout(sv[0], &s->c, 1, MSG_DONTWAIT,
+					DONTWAIT_BOUND_NS);
+	eddy_write(sv[1], "r", 1);
+	eddy_join(t, NULL);
+	return NULL;
+}
+
+BACKEND_TEST(recv_with_msg_dontwait_beside_a_waiting_recv_is_eagain_at_once)
+{
+	EACH_BACKEND(b)
+	{
+		struct dontwait_beside_a_reader s = { .dontwait = 0 };
+		cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+					s.readers.fds), 0);
+		if (run_on(b, recvs_without_waiting_beside_a_reader, &s)) {
+			const char *n = backend_name(b);
+			cr_expect_eq(s.dontwait, -EAGAIN, "%s: %ld", n,
+				     s.dontwait);
+			cr_expect_eq(s.readers.r[0], 1, "%s: %ld", n,
+				     s.readers.r[0]);
+			cr_expect_eq(s.readers.c[0], 'r', "%s", n);
+		}
+		close_both(s.readers.fds);
 	}
 }
 
@@ -527,112 +574,6 @@ BACKEND_TEST(read_whose_timeout_cannot_be_armed_is_enomem_and_reads_nothing)
 			}
 		}
 		close_both(s.fds);
-	}
-}
-
-/* ---- I/O on both backends: TCP on loopback ------------------------------- */
-
-static int listener(struct sockaddr_in *addr)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert_geq(fd, 0);
-	*addr = (struct sockaddr_in){ .sin_family = AF_INET,
-				      .sin_addr.s_addr =
-					      htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof *addr;
-	cr_assert_eq(bind(fd, (struct sockaddr *)addr, len), 0);
-	cr_assert_eq(listen(fd, 8), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)addr, &len), 0);
-	return fd;
-}
-
-struct tcp {
-	int lfd, client;
-	struct sockaddr_in addr;
-	long accepted, connected, sent, got;
-	char buf[8];
-};
-
-static void *server(void *arg)
-{
-	struct tcp *s = arg;
-	int fd = eddy_accept(s->lfd, NULL, NULL, SOCK_CLOEXEC);
-	s->accepted = fd;
-	if (fd >= 0) {
-		s->got = eddy_recv(fd, s->buf, sizeof s->buf, 0);
-		eddy_close(fd);
-	}
-	return NULL;
-}
-
-static void *client_and_server(void *arg)
-{
-	struct tcp *s = arg;
-	eddy_task *t = eddy_spawn(server, s);
-	s->connected = eddy_connect(s->client, (struct sockaddr *)&s->addr,
-				    sizeof s->addr);
-	if (s->connected == 0)
-		s->sent = eddy_send(s->client, "hello", 5, MSG_NOSIGNAL);
-	eddy_join(t, NULL);
-	return NULL;
-}
-
-static void accept_and_connect(int client_flags)
-{
-	EACH_BACKEND(b)
-	{
-		struct tcp s = { .accepted = -1 };
-		s.lfd = listener(&s.addr);
-		s.client = socket(AF_INET,
-				  SOCK_STREAM | SOCK_CLOEXEC | client_flags, 0);
-		cr_assert_geq(s.client, 0);
-		if (run_on(b, client_and_server, &s)) {
-			const char *n = backend_name(b);
-			cr_expect_eq(s.connected, 0, "%s: %ld", n, s.connected);
-			cr_expect_geq(s.accepted, 0, "%s: %ld", n, s.accepted);
-			cr_expect_eq(s.sent, 5, "%s", n);
-			cr_expect_eq(s.got, 5, "%s", n);
-			cr_expect_eq(memcmp(s.buf, "hello", 5), 0, "%s", n);
-			cr_expect_eq(fcntl(s.client, F_GETFL) & O_NONBLOCK,
-				     client_flags ? O_NONBLOCK : 0,
-				     "%s: the fd's flags changed", n);
-		}
-		close(s.client);
-		close(s.lfd);
-	}
-}
-
-BACKEND_TEST(accept_and_connect_on_loopback)
-{
-	accept_and_connect(0);
-}
-
-BACKEND_TEST(accept_and_connect_on_loopback_with_a_non_blocking_socket)
-{
-	accept_and_connect(SOCK_NONBLOCK);
-}
-
-static void *connects(void *arg)
-{
-	struct tcp *s = arg;
-	s->connected = eddy_connect(s->client, (struct sockaddr *)&s->addr,
-				    sizeof s->addr);
-	return NULL;
-}
-
-BACKEND_TEST(connect_to_a_closed_port_is_econnrefused)
-{
-	EACH_BACKEND(b)
-	{
-		struct tcp s;
-		/* A port that was just bound, and is closed again. */
-		close(listener(&s.addr));
-		s.client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		cr_assert_geq(s.client, 0);
-		if (run_on(b, connects, &s))
-			cr_expect_eq(s.connected, -ECONNREFUSED, "%s: %ld",
-				     backend_name(b), s.connected);
-		close(s.client);
 	}
 }
 
