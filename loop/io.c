@@ -163,15 +163,6 @@ int eddy_connect_timeout(int fd, const struct sockaddr *addr,
 	return (int)io_run(&op);
 }
 
-/* No timer: nothing cuts a close short (io_run), so timeout_ns would do
- * nothing but cost a timer. */
-int eddy_close_timeout(int fd, uint64_t timeout_ns)
-{
-	(void)timeout_ns;
-	struct io_op op = { .kind = IO_CLOSE, .fd = fd };
-	return (int)io_run(&op);
-}
-
 int eddy_poll_timeout(int fd, short events, uint64_t timeout_ns)
 {
 	struct io_op op = { .kind = IO_POLL, .fd = fd, .flags = events,
@@ -245,9 +236,11 @@ int eddy_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 	return eddy_connect_timeout(fd, addr, addrlen, 0);
 }
 
+/* No _timeout twin: nothing cuts a close short (io_run). */
 int eddy_close(int fd)
 {
-	return eddy_close_timeout(fd, 0);
+	struct io_op op = { .kind = IO_CLOSE, .fd = fd };
+	return (int)io_run(&op);
 }
 
 int eddy_poll(int fd, short events)

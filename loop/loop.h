@@ -186,9 +186,9 @@ int eddy_loop_call_soon(eddy_loop *loop, eddy_fn fn, void *arg);
  * stay valid until the call returns, which it does only after the kernel
  * is done with them, even when cancelled.
  *
- * A close is the exception: nothing cuts it short, neither its timeout
- * (eddy_close_timeout's does nothing) nor eddy_cancel, so that when it
- * returns the fd is released, whatever the result (close(2)'s rule).
+ * A close is the exception: nothing cuts it short, neither a timeout (it
+ * has no _timeout variant) nor eddy_cancel, so that when it returns the
+ * fd is released, whatever the result (close(2)'s rule).
  * Only -EPERM (not in a task of a loop) and -ECANCELED (the task was
  * cancelled before the call) mean that nothing was done and the fd is
  * still open.
@@ -228,7 +228,6 @@ int eddy_accept_timeout(int fd, struct sockaddr *addr, socklen_t *addrlen,
 			int flags, uint64_t timeout_ns);
 int eddy_connect_timeout(int fd, const struct sockaddr *addr,
 			 socklen_t addrlen, uint64_t timeout_ns);
-int eddy_close_timeout(int fd, uint64_t timeout_ns);
 int eddy_poll_timeout(int fd, short events, uint64_t timeout_ns);
 int eddy_fsync_timeout(int fd, uint64_t timeout_ns);
 int eddy_openat_timeout(int dirfd, const char *path, int flags, mode_t mode,

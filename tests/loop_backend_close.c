@@ -308,11 +308,11 @@ BACKEND_TEST(close_under_a_connect_on_a_worker_ends_it_and_leaves_the_reused_fd_
  * A close that cannot be made at once: an overlayfs file has a flush
  * method, so io_uring's close never runs it inline but hands it to one of
  * the ring's workers, and the fd stays in the table until that worker
- * takes it.  A timeout or eddy_cancel that reached it there (a cancel of a
- * request still queued for a worker ends it with -ECANCELED, unrun) once
- * made eddy_close say -ETIMEDOUT or -ECANCELED with the fd still open.  A
- * close is never cut short now: it returns when the fd is released, with
- * the close's own result, on both backends.
+ * takes it.  An eddy_cancel (or, once, a timeout) that reached it there (a
+ * cancel of a request still queued for a worker ends it with -ECANCELED,
+ * unrun) made eddy_close say -ECANCELED with the fd still open.  A close
+ * is never cut short now: it returns when the fd is released, with the
+ * close's own result, on both backends.
  *
  * To hold the close in the worker queue, the loop's ring has one SQE
  * entry: a thread's io_uring workers are made for the first ring it
@@ -327,7 +327,6 @@ BACKEND_TEST(close_under_a_connect_on_a_worker_ends_it_and_leaves_the_reused_fd_
 struct worker_close {
 	char path[3][96];               /* lower, upper, work dirs */
 	char merged[96], file[112], fifo[96];
-	bool cancel;                    /* eddy_cancel, not the timeout */
 	/* what the child saw */
 	enum eddy_backend backend;
 	int fd;
@@ -348,8 +347,7 @@ static void *opens_the_fifo_for_writing(void *arg)
 static void *closes_the_overlay_file(void *arg)
 {
 	struct worker_close *s = arg;
-	/* 1 ns: expired at the loop's first look at its timers */
-	s->closed = eddy_close_timeout(s->fd, s->cancel ? 0 : 1);
+	s->closed = eddy_close(s->fd);
 	return NULL;
 }
 
@@ -361,10 +359,9 @@ static void *closes_behind_a_busy_worker(void *arg)
 	wait_for_a_thread_in("wait_for_partner");
 	eddy_task *c = eddy_spawn(closes_the_overlay_file, s);
 	eddy_yield(); /* the close is submitted: queued behind the open */
-	if (s->cancel)
-		eddy_cancel(c);
+	eddy_cancel(c);
 	for (int i = 0; i < 10; i++)
-		eddy_yield(); /* the timeout fired, or the cancel is out */
+		eddy_yield(); /* the cancel is out */
 	/* a reader frees the worker (and the FIFO open cannot block) */
 	int reader = open(s->fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	eddy_join(c, NULL);
@@ -438,7 +435,7 @@ static int remove_one(const char *path, const struct stat *st, int flag,
 	return remove(path);
 }
 
-static void close_on_a_busy_worker(bool cancel)
+BACKEND_TEST(close_on_a_worker_is_not_cut_short_by_eddy_cancel)
 {
 	EACH_BACKEND(b)
 	{
@@ -446,8 +443,7 @@ static void close_on_a_busy_worker(bool cancel)
 					      PROT_READ | PROT_WRITE,
 					      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		cr_assert_neq(s, MAP_FAILED);
-		*s = (struct worker_close){ .cancel = cancel, .fd = -1,
-					    .writer = -1 };
+		*s = (struct worker_close){ .fd = -1, .writer = -1 };
 		const char *tmp = getenv("TMPDIR");
 		char dir[64], merged[96];
 		snprintf(dir, sizeof dir, "%s/eddy-ovl-XXXXXX",
@@ -486,12 +482,3 @@ static void close_on_a_busy_worker(bool cancel)
 	}
 }
 
-BACKEND_TEST(close_on_a_worker_is_not_cut_short_by_its_timeout)
-{
-	close_on_a_busy_worker(false);
-}
-
-BACKEND_TEST(close_on_a_worker_is_not_cut_short_by_eddy_cancel)
-{
-	close_on_a_busy_worker(true);
-}
