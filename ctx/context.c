@@ -17,6 +17,7 @@ enum { BORROW_FREE, BORROW_BORROWING, BORROW_DETACHED, BORROW_DROPPED };
 char eddy_ctx_unset_mark;
 
 _Thread_local eddy_ctx *eddy_ctx_now __attribute__((tls_model("initial-exec")));
+_Thread_local void *eddy_ctx_runner __attribute__((tls_model("initial-exec")));
 
 /* The context a thread gets on first use; freed by base_key's destructor
  * when the thread exits. */
@@ -185,6 +186,7 @@ static eddy_ctx *ctx_alloc(void)
 	ctx->holds = 0;
 	ctx->entered = false;
 	ctx->prev = NULL;
+	ctx->enterer = NULL;
 	ctx->stayers[0] = ctx->stayers[1] = 0;
 	ctx->borrower = NULL;
 	ctx->lender = NULL;
@@ -501,6 +503,7 @@ static bool take(eddy_ctx *ctx)
 static void become_current(eddy_ctx *ctx)
 {
 	ctx->entered = true;
+	ctx->enterer = eddy_ctx_runner;
 	if (eddy_ctx_hiding)
 		ctx_forget_hidden(ctx);
 	ctx->prev = eddy_ctx_now;
@@ -529,10 +532,14 @@ int eddy_ctx_enter(eddy_ctx *ctx)
 
 /* Only a context made current by eddy_ctx_enter can be left: one made
  * current by a switch (a task's, the thread's base) has no enter to undo,
- * and leaving it would drop a hold that its task or thread still needs. */
+ * and leaving it would drop a hold that its task or thread still needs.
+ * And only by the code that entered it: a task that runs in the same
+ * context object (SHARE) would take away its parent's enter, and the
+ * parent would resume in whatever was current before it. */
 int eddy_ctx_leave(eddy_ctx *ctx)
 {
-	if (!ctx || ctx != eddy_ctx_now || !ctx->entered)
+	if (!ctx || ctx != eddy_ctx_now || !ctx->entered ||
+	    ctx->enterer != eddy_ctx_runner)
 		return -EINVAL;
 	stop_being_current(ctx);
 	return eddy_ctx_release(ctx);
@@ -540,11 +547,11 @@ int eddy_ctx_leave(eddy_ctx *ctx)
 
 /*
  * A context may be lent (eddy_ctx_lend) by a thread that has it entered,
- * a task that offloads from inside a run: then its prev and entered are
- * the lender's, and this run's enter would overwrite them.  So the run
- * keeps them in its frame and puts them back before it lets go, which
- * also holds when a borrower lends it on in turn (a worker calling back
- * into the loop under SHARE): each level restores its own.
+ * a task that offloads from inside a run: then its prev, entered and
+ * enterer are the lender's, and this run's enter would overwrite them.
+ * So the run keeps them in its frame and puts them back before it lets
+ * go, which also holds when a borrower lends it on in turn (a worker
+ * calling back into the loop under SHARE): each level restores its own.
  */
 int eddy_ctx_run(eddy_ctx *ctx, eddy_fn fn, void *arg, void **result)
 {
@@ -553,12 +560,14 @@ int eddy_ctx_run(eddy_ctx *ctx, eddy_fn fn, void *arg, void **result)
 	if (!take(ctx))
 		return -EBUSY;
 	eddy_ctx *lenders_prev = ctx->prev;
+	void *lenders_enterer = ctx->enterer;
 	bool lender_entered = ctx->entered;
 	become_current(ctx);
 	void *r = fn(arg);
 	if (ctx == eddy_ctx_now && ctx->entered) { /* fn did not leave it */
 		stop_being_current(ctx);
 		ctx->prev = lenders_prev;
+		ctx->enterer = lenders_enterer;
 		ctx->entered = lender_entered;
 		eddy_ctx_release(ctx);
 	}

@@ -11,7 +11,10 @@
  * for eddy_ctx_enter, and once per task of that thread that runs in it,
  * through eddy_ctx_claim.  A task runtime claims a task's context once,
  * then switches between tasks by only setting the thread's current
- * context, without an atomic operation per switch.
+ * context, without an atomic operation per switch.  Holding is per
+ * thread, but an enter belongs to the code that made it (`enterer`, the
+ * thread's runner then: runner.h), so that a task sharing the context
+ * with the task that entered it cannot leave it.
  *
  * The get cache.  CPython caches the last value of each variable in the
  * variable itself, which is safe under the GIL but a data race here, where
@@ -76,6 +79,7 @@
 
 #include "hamt.h"
 #include "crossing.h"
+#include "runner.h"
 
 #define CTX_CACHE_SLOTS 8
 
@@ -95,6 +99,7 @@ struct eddy_ctx {
 	unsigned holds;           /* how often the owner holds it; its own */
 	bool entered;             /* by eddy_ctx_enter, not only claimed; the owner's */
 	eddy_ctx *prev;           /* current before eddy_ctx_enter; a spare's next */
+	void *enterer;            /* eddy_ctx_runner at the enter (runner.h) */
 	unsigned stayers[2];      /* mapped task-local, loop-only variables */
 	eddy_ctx *borrower;       /* lends its root to it; the writer's */
 	eddy_ctx *lender;         /* borrowed its root from it, or NULL */

@@ -230,7 +230,9 @@ int eddy_ctx_run(eddy_ctx *ctx, eddy_fn fn, void *arg, void **result);
  * code they do not call directly (PyContext_Enter/Exit in CPython's C API).
  * enter: -EBUSY when ctx is entered anywhere.  leave: -EINVAL unless ctx is
  * the current context of this thread and was made so by eddy_ctx_enter (a
- * task's context, current by the task switch, cannot be left).
+ * task's context, current by the task switch, cannot be left), by the same
+ * code: the same task, or thread code outside tasks (a SHARE child cannot
+ * leave the context its parent entered and it runs in).
  */
 int eddy_ctx_enter(eddy_ctx *ctx);
 int eddy_ctx_leave(eddy_ctx *ctx);

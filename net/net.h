@@ -236,7 +236,8 @@ int eddy_server_port(const eddy_server *srv);
 /*
  * Serve until stopped and every connection task has ended, on this thread
  * and threads - 1 new ones; not from inside a task.  0 after a stop;
- * -EALREADY when run before; -ENOMEM with nothing started (run may be
+ * -EALREADY when run before; -ENOMEM, or eventfd's -EMFILE or -ENFILE
+ * (one per loop, for eddy_server_stop), with nothing started (run may be
  * called again); -EAGAIN when a thread cannot start; a loop's error.
  */
 int eddy_server_run(eddy_server *srv);
@@ -244,9 +245,10 @@ int eddy_server_run(eddy_server *srv);
 /*
  * From any thread or task, even before run or a signal handler's thread
  * (not async-signal-safe): stop accepting, let connections finish within
- * grace_ns, then cancel them.  0; harmless when stopping already.
- * -ENOMEM when a loop could not be told: the stop is under way on the
- * others (eddy_server_stopping says 1), and a later call tells that loop.
+ * grace_ns, then cancel them.  0 (-EINVAL for NULL); harmless when
+ * stopping already.  It allocates nothing and cannot fail: every running
+ * loop is woken through an eventfd of its own, and a loop that starts
+ * later sees the stop as it starts.
  */
 int eddy_server_stop(eddy_server *srv);
 

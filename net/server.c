@@ -21,9 +21,13 @@
  *                                          `idle` is set when none is left)
  *
  * Stopping.  eddy_server_stop may run on any thread, so it only sets the
- * server's stopping flag and posts, with eddy_loop_call_soon, a tiny task
- * to each running loop that sets that loop's stop event (once per loop:
- * a post that ran out of memory is made by the next stop).  The loop's
+ * server's stopping flag and wakes each running loop through an eventfd
+ * of its own (`notice_fd`, made by run), which a task on that loop (the
+ * notice watcher) reads; the watcher then looks at the server's flags and
+ * sets its loop's stop event.  A write to an eventfd needs no memory, so
+ * a stop cannot fail to reach a loop: an earlier version posted a task
+ * with eddy_loop_call_soon, whose allocation could fail, and a loop that
+ * missed its post accepted until someone called stop again.  The loop's
  * pointer is published under the server's lock while its main task runs;
  * a main task that starts after the stop sees the flag instead.  Then each
  * main task, on its own thread: cancels the acceptor (no new
@@ -37,11 +41,13 @@
  * lets only the connection's own task mark it.)
  *
  * Forcing.  A force (the second signal) ends the grace period early on
- * every loop by the same road: it sets the server's forced flag and posts
- * to each running loop, once, a task that cancels the connections still
- * running there, which is what the end of grace_ns does.  Their ends set
- * `idle`, so a grace wait under way returns; a loop that has not begun
- * its grace wait sees the flag and does not begin it.
+ * every loop by the same road: it sets the server's forced flag and wakes
+ * each running loop; its notice watcher, seeing the flag, cancels the
+ * connections still running there, which is what the end of grace_ns
+ * does.  Their ends set `idle`, so a grace wait under way returns; a loop
+ * that has not begun its grace wait sees the flag and does not begin it.
+ * The watcher runs until its loop has drained, so a force reaches a loop
+ * whose grace period is under way.
  *
  * Signals.  With handle_signals, each loop runs a watcher task that reads
  * SIGINT and SIGTERM from the server's one signalfd (whichever watcher
@@ -63,6 +69,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "ctx/alloc.h"
@@ -92,9 +99,6 @@ struct conn {
 	struct sockaddr_storage peer;
 };
 
-/* What eddy_server_stop and a force post to each loop, once per loop. */
-enum notice { NOTICE_STOP, NOTICE_FORCE, NOTICES };
-
 struct srv_thread {
 	eddy_server *srv;
 	unsigned index;
@@ -102,7 +106,7 @@ struct srv_thread {
 	pthread_t tid;
 	bool started;          /* tid is a thread to join */
 	eddy_loop *loop;       /* while thread_main runs; under srv->lock */
-	bool posted[NOTICES];  /* that notice went to loop; under srv->lock */
+	int notice_fd;         /* eventfd: a stop or a force wakes the loop */
 	eddy_event *stop;      /* set on this loop when the server stops */
 	eddy_event *idle;      /* set while no connection runs */
 	struct conn *conns;    /* the connections running on this loop */
@@ -248,11 +252,13 @@ static void *accept_loop(void *arg)
 	}
 }
 
-/* How long a signal's watcher waits before it tries a stop or a force
- * that ran out of memory again. */
-#define STOP_RETRY_NS 10000000ull
-
-static int server_force(eddy_server *srv);
+/* Cut the grace period short on every loop: a stop whose connections are
+ * cancelled at once. */
+static void server_force(eddy_server *srv)
+{
+	atomic_store(&srv->forced, true);
+	eddy_server_stop(srv);
+}
 
 /* Until cancelled: the first signal of the server stops it, the next ones
  * force (the block comment at the top). */
@@ -260,11 +266,10 @@ static void *signal_watch(void *arg)
 {
 	eddy_server *srv = arg;
 	while (net_signals_wait(srv->sfd) > 0) {
-		int (*act)(eddy_server *) = atomic_fetch_add(&srv->signals, 1)
-						    ? server_force
-						    : eddy_server_stop;
-		while (act(srv) == -ENOMEM && eddy_sleep(STOP_RETRY_NS) == 0)
-			;
+		if (atomic_fetch_add(&srv->signals, 1))
+			server_force(srv);
+		else
+			eddy_server_stop(srv);
 	}
 	return NULL;
 }
@@ -276,54 +281,50 @@ static void cancel_running(struct srv_thread *th)
 		eddy_cancel(c->task);
 }
 
-/* Posted to a loop by eddy_server_stop. */
-static void *stop_on_loop(void *arg)
+/* What a stop or a force asks of this loop, from the server's flags. */
+static void take_notice(struct srv_thread *th)
+{
+	eddy_server *srv = th->srv;
+	if (atomic_load(&srv->forced))
+		cancel_running(th);
+	if (atomic_load(&srv->stopping))
+		eddy_event_set(th->stop);
+}
+
+/* How long the notice watcher waits before it reads again after a read
+ * that failed at once (the epoll backend short of memory for its table). */
+#define NOTICE_RETRY_NS 10000000ull
+
+/* Until cancelled: each wake of th->notice_fd (eddy_server_stop, a force)
+ * is taken on this loop.  The flags are read after every read, failed or
+ * not, so no stop is lost to an error; a pause that cannot be armed
+ * either is a yield, so the loop never spins without serving. */
+static void *notice_watch(void *arg)
 {
 	struct srv_thread *th = arg;
-	eddy_event_set(th->stop);
-	return NULL;
-}
-
-/* Posted to a loop by a force. */
-static void *force_on_loop(void *arg)
-{
-	cancel_running(arg);
-	return NULL;
-}
-
-static const eddy_fn notice_fn[NOTICES] = {
-	[NOTICE_STOP] = stop_on_loop,
-	[NOTICE_FORCE] = force_on_loop,
-};
-
-/* Post notice n to each running loop that has not had it.  Each loop is
- * told once; one that could not be told (-ENOMEM) is told by the next
- * call.  A loop not running yet sees the server's flags when it starts. */
-static int tell_loops(eddy_server *srv, enum notice n)
-{
-	int err = 0;
-	pthread_mutex_lock(&srv->lock);
-	for (unsigned i = 0; i < srv->nthreads; i++) {
-		struct srv_thread *th = &srv->th[i];
-		if (!th->loop || th->posted[n])
-			continue;
-		int e = eddy_loop_call_soon(th->loop, notice_fn[n], th);
-		th->posted[n] = !e;
-		if (e && !err)
-			err = e;
+	for (;;) {
+		uint64_t wakes;
+		ssize_t r = eddy_read(th->notice_fd, &wakes, sizeof wakes);
+		if (r == -ECANCELED)
+			return NULL;
+		take_notice(th);
+		/* cancelled, the sleep and the yield both say so */
+		if (r < 0 && eddy_sleep(NOTICE_RETRY_NS) && eddy_yield())
+			return NULL;
 	}
-	pthread_mutex_unlock(&srv->lock);
-	return err;
 }
 
-/* Cut the grace period short on every loop: a stop whose connections are
- * cancelled at once.  0 or -ENOMEM, as eddy_server_stop. */
-static int server_force(eddy_server *srv)
+/* Wake each running loop's notice watcher.  A write to an eventfd takes
+ * no memory and cannot fail here (its count would have to reach 2^64 - 1
+ * between two reads), so every running loop hears every call.  A loop not
+ * running yet sees the server's flags when it starts. */
+static void tell_loops(eddy_server *srv)
 {
-	atomic_store(&srv->forced, true);
-	int err = eddy_server_stop(srv);
-	int e = tell_loops(srv, NOTICE_FORCE);
-	return err ? err : e;
+	pthread_mutex_lock(&srv->lock);
+	for (unsigned i = 0; i < srv->nthreads; i++)
+		if (srv->th[i].loop)
+			eventfd_write(srv->th[i].notice_fd, 1);
+	pthread_mutex_unlock(&srv->lock);
 }
 
 static void publish_loop(struct srv_thread *th, eddy_loop *loop)
@@ -334,7 +335,7 @@ static void publish_loop(struct srv_thread *th, eddy_loop *loop)
 }
 
 /* Let the connections finish within the grace period (a force ends it
- * early: force_on_loop), then cancel them; return when none is left. */
+ * early: take_notice), then cancel them; return when none is left. */
 static void drain(struct srv_thread *th)
 {
 	eddy_server *srv = th->srv;
@@ -355,15 +356,16 @@ static void *thread_main(void *arg)
 	publish_loop(th, eddy_loop_current());
 	if (atomic_load(&srv->stopping))
 		eddy_event_set(th->stop);
-	eddy_task *acceptor = NULL, *watcher = NULL;
+	eddy_task *acceptor = NULL, *notices = NULL, *watcher = NULL;
 	int err = srv->on_loop ? srv->on_loop(eddy_loop_current(), th->index,
 					      srv->arg)
 			       : 0;
 	if (err < 0)
 		th->err = err;
-	else if (!(acceptor = eddy_spawn(accept_loop, th)))
+	else if (!(acceptor = eddy_spawn(accept_loop, th)) ||
+		 !(notices = eddy_spawn(notice_watch, th)))
 		th->err = -ENOMEM;
-	if (acceptor && srv->sfd >= 0 &&
+	if (notices && srv->sfd >= 0 &&
 	    !(watcher = eddy_spawn(signal_watch, srv)))
 		th->err = -ENOMEM;
 	if (th->err) {
@@ -386,11 +388,15 @@ static void *thread_main(void *arg)
 			eddy_cancel(c->task);
 		}
 	drain(th);
-	/* Read signals until here, so that a second one forces the loops
-	 * that still drain. */
+	/* Read signals and notices until here, so that a second signal
+	 * forces the loops that still drain. */
 	if (watcher) {
 		eddy_cancel(watcher);
 		eddy_join(watcher, NULL);
+	}
+	if (notices) {
+		eddy_cancel(notices);
+		eddy_join(notices, NULL);
 	}
 	eddy_free(th->byfd);
 	th->byfd = NULL;
@@ -467,7 +473,7 @@ eddy_server *eddy_server_new(const eddy_server_opts *opts)
 	pthread_mutex_init(&srv->lock, NULL);
 	for (unsigned i = 0; i < n; i++)
 		srv->th[i] = (struct srv_thread){ .srv = srv, .index = i,
-						  .lfd = -1 };
+						  .lfd = -1, .notice_fd = -1 };
 	int err = server_listen(srv, opts);
 	if (!err && opts->handle_signals &&
 	    (srv->sfd = net_signals_open(&srv->old_mask)) < 0)
@@ -490,10 +496,15 @@ static void thread_events_free(struct srv_thread *th)
 	eddy_event_free(th->stop);
 	eddy_event_free(th->idle);
 	th->stop = th->idle = NULL;
+	if (th->notice_fd >= 0)
+		close(th->notice_fd);
+	th->notice_fd = -1;
 }
 
-/* The events a thread's main task waits on, made here so that a loop
- * never starts without them. */
+/* The events a thread's main task waits on and the eventfd that wakes its
+ * loop, made here so that a loop never starts without them.  The eventfd
+ * stays open until free: a stop from another thread may write it up to
+ * the moment the loop's main task ends. */
 static int thread_events(struct srv_thread *th)
 {
 	th->stop = eddy_event_new();
@@ -501,7 +512,8 @@ static int thread_events(struct srv_thread *th)
 	if (!th->stop || !th->idle)
 		return -ENOMEM;
 	eddy_event_set(th->idle);
-	return 0;
+	th->notice_fd = eventfd(0, EFD_CLOEXEC);
+	return th->notice_fd < 0 ? -errno : 0;
 }
 
 int eddy_server_run(eddy_server *srv)
@@ -562,7 +574,8 @@ int eddy_server_stop(eddy_server *srv)
 	if (!srv)
 		return -EINVAL;
 	atomic_store(&srv->stopping, true);
-	return tell_loops(srv, NOTICE_STOP);
+	tell_loops(srv);
+	return 0;
 }
 
 int eddy_server_idle(int fd, int idle)

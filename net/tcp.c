@@ -21,6 +21,20 @@
 
 #ifdef EDDY_TEST_HOOKS
 _Atomic unsigned long eddy_net_accept_calls;
+_Atomic int eddy_net_accept_error;
+
+/* The error a test stands in for the kernel's (tcp.h), counting the call:
+ * 0 to make the call. */
+static int accept_hook(void)
+{
+	eddy_net_accept_calls++;
+	return eddy_net_accept_error;
+}
+#else
+static int accept_hook(void)
+{
+	return 0;
+}
 #endif
 
 static int set_int_opt(int fd, int level, int name, int value)
@@ -113,11 +127,10 @@ int eddy_tcp_accept(int lfd, struct sockaddr_storage *peer,
 	uint64_t backoff = BACKOFF_FIRST_NS;
 	for (;;) {
 		socklen_t len = sizeof *peer;
-		int fd = eddy_accept(lfd, (struct sockaddr *)peer,
-				     peer ? &len : NULL, SOCK_CLOEXEC);
-#ifdef EDDY_TEST_HOOKS
-		eddy_net_accept_calls++;
-#endif
+		int fd = accept_hook();
+		if (!fd)
+			fd = eddy_accept(lfd, (struct sockaddr *)peer,
+					 peer ? &len : NULL, SOCK_CLOEXEC);
 		if (fd >= 0) {
 			if (peer && peerlen)
 				*peerlen = len;
@@ -144,11 +157,11 @@ int net_tcp_accept_now(int lfd, struct sockaddr_storage *peer,
 {
 	for (;;) {
 		*peerlen = sizeof *peer;
-		int fd = accept4(lfd, (struct sockaddr *)peer, peerlen,
-				 SOCK_CLOEXEC);
-#ifdef EDDY_TEST_HOOKS
-		eddy_net_accept_calls++;
-#endif
+		int fd = accept_hook();
+		if (fd)
+			return fd;
+		fd = accept4(lfd, (struct sockaddr *)peer, peerlen,
+			     SOCK_CLOEXEC);
 		if (fd >= 0)
 			return fd;
 		if (errno != ECONNABORTED && errno != EINTR)

@@ -40,6 +40,15 @@ int net_tcp_accept_now(int lfd, struct sockaddr_storage *peer,
 /* Calls of accept made by eddy_tcp_accept and net_tcp_accept_now, for
  * the EMFILE tests. */
 extern _Atomic unsigned long eddy_net_accept_calls;
+/*
+ * While non-zero (a negative errno), every accept of eddy_tcp_accept and
+ * net_tcp_accept_now fails at once with it, counted as a call, without
+ * taking a connection: what the kernel's accept does when it cannot make
+ * the new file (ENFILE: the system's table is full), which it finds out
+ * before it looks at the backlog.  For the ENFILE test: that limit is the
+ * whole machine's, and cannot be run out of safely.
+ */
+extern _Atomic int eddy_net_accept_error;
 #endif
 
 #endif

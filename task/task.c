@@ -17,7 +17,9 @@
  * first resume claims the context for this thread (eddy_ctx_claim), and
  * the task keeps that claim until it finishes, so that no other thread
  * enters a context in which a task may still run; switching in and out is
- * then only a store of the thread's current context.
+ * then only a store of the thread's current context.  An enter inside a
+ * task belongs to it (ctx/runner.h): a SHARE child cannot leave the
+ * context its parent entered, though it runs in it.
  *
  * Crossings.  A child crosses a task boundary (plus whatever its parent
  * crossed): its copy leaves task-local variables behind, and its merge
@@ -30,7 +32,7 @@
  * whoever switches in sets up the thread for the task arriving (current
  * task, current context, crossing, states), so the resumer's
  * eddy_task_resume, when the thread comes back, finishes the bookkeeping
- * of the task that came back (current_task then), whichever that is.
+ * of the task that came back (running() then), whichever that is.
  */
 #include "task.h"
 
@@ -44,6 +46,7 @@
 
 #include "coro.h"
 #include "ctx/crossing.h"
+#include "ctx/runner.h"
 #include "stack.h"
 
 enum task_state { TASK_SUSPENDED, TASK_RUNNING, TASK_FINISHED, TASK_COLLECTED };
@@ -71,8 +74,19 @@ static_assert(offsetof(struct eddy_task, sched) == EDDY_TASK_SCHED_OFFSET,
 /* Room a task must leave for its own frames below the control block. */
 #define TASK_MIN_FRAMES 4096
 
-static _Thread_local eddy_task *current_task
-	__attribute__((tls_model("initial-exec")));
+/* The task running on this thread is ctx's runner (ctx/runner.h), which
+ * names the owner of each eddy_ctx_enter: one store per switch serves
+ * both. */
+static inline eddy_task *running(void)
+{
+	return eddy_ctx_runner;
+}
+
+static inline void set_running(eddy_task *t)
+{
+	eddy_ctx_runner = t;
+}
+
 static _Thread_local eddy_task *last_task
 	__attribute__((tls_model("initial-exec")));
 static atomic_uint_fast64_t next_id = 1;
@@ -175,20 +189,20 @@ int eddy_task_resume(eddy_task *t)
 	int err = runnable(t);
 	if (err)
 		return err;
-	eddy_task *resumer = current_task;
+	eddy_task *resumer = running();
 	eddy_ctx *outside = eddy_ctx_swap_current(t->now);
 	/* Either side hiding anything: the context being made current may
 	 * have cached what that side hides (set_crossing drops it). */
 	unsigned outside_hide = eddy_ctx_hiding;
 	if (t->hide || outside_hide)
 		eddy_ctx_set_crossing(t->hide);
-	current_task = t;
+	set_running(t);
 	t->state = TASK_RUNNING;
 
 	int r = eddy_coro_resume(&t->coro);
 
-	t = last_task = current_task; /* t, or where its handoffs led */
-	current_task = resumer;
+	t = last_task = running(); /* t, or where its handoffs led */
+	set_running(resumer);
 	t->now = eddy_ctx_swap_current(outside);
 	/* the crossing is that of the task that came back, after handoffs */
 	if (eddy_ctx_hiding || outside_hide)
@@ -208,7 +222,7 @@ int eddy_task_resume(eddy_task *t)
 
 int eddy_task_handoff(eddy_task *to)
 {
-	eddy_task *from = current_task;
+	eddy_task *from = running();
 	if (!from)
 		return -EPERM;
 	int err = runnable(to);
@@ -225,14 +239,14 @@ int eddy_task_handoff(eddy_task *to)
 	if (from->hide || to->hide)
 		eddy_ctx_set_crossing(to->hide);
 	to->state = TASK_RUNNING;
-	current_task = to;
+	set_running(to);
 	eddy_coro_handoff(&to->coro);
 	return 0;
 }
 
 int eddy_task_suspend(void)
 {
-	if (!current_task)
+	if (!running())
 		return -EPERM;
 	eddy_coro_yield();
 	return 0;
@@ -280,7 +294,7 @@ int eddy_task_free(eddy_task *t)
 
 eddy_task *eddy_task_current(void)
 {
-	return current_task;
+	return running();
 }
 
 eddy_task *eddy_task_last(void)

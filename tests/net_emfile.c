@@ -1,16 +1,21 @@
 /*
- * Accepting when the process is out of descriptors (EMFILE): the
- * server's acceptor backs off instead of spinning, the connections it has
- * are still served meanwhile, and the waiting connection is accepted once
- * descriptors are free again.
+ * Accepting when the process is out of descriptors (EMFILE) or the system
+ * is (ENFILE): the server's acceptor backs off instead of spinning, the
+ * connections it has are still served meanwhile, and the waiting
+ * connection is accepted once descriptors are free again.
  *
  * The server runs in a forked child with a low RLIMIT_NOFILE, so that
- * using up its descriptors disturbs nothing else.  The test's process is
- * the client.  Its first connection is a control line to the child:
+ * using up its descriptors disturbs nothing else.  The system's file
+ * table cannot be used up without failing every other process on the
+ * machine, so ENFILE comes from the test hook eddy_net_accept_error,
+ * which fails accept at once as the kernel does with a full table; from
+ * there on both take the same code.  The test's process is the client.
+ * Its first connection is a control line to the child:
  *   F  use up every descriptor ("f")
+ *   N  make every accept fail with ENFILE ("n")
  *   W  wait 100 ms, then report "<accept calls> <connections accepted>"
- *      counted since F
- *   R  close the descriptors F took ("r")
+ *      counted since F or N
+ *   R  close the descriptors F took, end N's failures ("r")
  *   Q  stop the server ("q"); the child exits with run's result
  * Every other connection is an echo.
  */
@@ -19,9 +24,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -42,14 +49,43 @@ static int ballast[CHILD_NOFILE];
 static int nballast;
 static unsigned long calls_at_fill, conns, conns_at_fill;
 
+/* W counts from here. */
+static void start_counting(void)
+{
+	calls_at_fill = eddy_net_accept_calls;
+	conns_at_fill = conns;
+}
+
 static void use_up_descriptors(void)
 {
 	int fd;
 	while (nballast < CHILD_NOFILE &&
 	       (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
 		ballast[nballast++] = fd;
-	calls_at_fill = eddy_net_accept_calls;
-	conns_at_fill = conns;
+	start_counting();
+}
+
+/*
+ * N: every accept fails with ENFILE from here.  The acceptor already
+ * waits in an accept made before, which the hook cannot reach (the
+ * kernel would fail it as a connection comes), so a connection of our own
+ * ends that wait first; the count starts once it was taken.  0, or -1.
+ */
+static int fail_accepts_with_enfile(void)
+{
+	unsigned long before = conns;
+	char port[12];
+	snprintf(port, sizeof port, "%d", eddy_server_port(server));
+	eddy_net_accept_error = -ENFILE;
+	int fd = eddy_tcp_connect("127.0.0.1", port, 0);
+	if (fd < 0)
+		return -1;
+	/* a minute at most, a millisecond at a time */
+	for (int i = 0; i < 60000 && conns == before; i++)
+		eddy_sleep(1000000);
+	close(fd);
+	start_counting();
+	return conns == before ? -1 : 0;
 }
 
 static int control(int fd)
@@ -62,6 +98,10 @@ static int control(int fd)
 			use_up_descriptors();
 			n = snprintf(line, sizeof line, "f");
 			break;
+		case 'N':
+			n = snprintf(line, sizeof line, "%s",
+				     fail_accepts_with_enfile() ? "?" : "n");
+			break;
 		case 'W':
 			eddy_sleep(100000000);
 			n = snprintf(line, sizeof line, "%lu %lu\n",
@@ -71,6 +111,7 @@ static int control(int fd)
 		case 'R':
 			while (nballast)
 				close(ballast[--nballast]);
+			eddy_net_accept_error = 0;
 			n = snprintf(line, sizeof line, "r");
 			break;
 		case 'Q':
@@ -101,6 +142,9 @@ static int on_conn(int fd, const struct sockaddr *peer, void *arg)
 
 static void child(int port_pipe)
 {
+	/* a test that fails leaves no server behind */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL))
+		_exit(9);
 	struct rlimit rl = { CHILD_NOFILE, CHILD_NOFILE };
 	if (setrlimit(RLIMIT_NOFILE, &rl))
 		_exit(10);
@@ -149,7 +193,14 @@ static void ask(int fd, const char *s, const char *want, char *got, size_t cap)
 		cr_assert_str_eq(got, want);
 }
 
-Test(net_emfile, accept_backs_off_serves_the_others_and_recovers)
+/*
+ * The whole story, with exhaust (F or N, answered by ack) running
+ * descriptors out: a connection that comes meanwhile waits in the
+ * backlog, the acceptor backs off rather than spins, an existing
+ * connection is served, and the waiting one is served once they are back.
+ */
+static void exhausted_accept_backs_off_and_recovers(const char *exhaust,
+						   const char *ack)
 {
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
@@ -170,7 +221,7 @@ Test(net_emfile, accept_backs_off_serves_the_others_and_recovers)
 	int a = connect_to(port);
 	ask(a, "a", "a", got, sizeof got);
 
-	ask(ctl, "F", "f", got, sizeof got);
+	ask(ctl, exhaust, ack, got, sizeof got);
 	/* b's handshake completes in the backlog; its accept fails */
 	int b = connect_to(port);
 	cr_assert_eq(send(b, "b", 1, 0), 1);
@@ -197,4 +248,14 @@ Test(net_emfile, accept_backs_off_serves_the_others_and_recovers)
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "child status %d", status);
+}
+
+Test(net_emfile, accept_backs_off_serves_the_others_and_recovers)
+{
+	exhausted_accept_backs_off_and_recovers("F", "f");
+}
+
+Test(net_emfile, enfile_accept_backs_off_serves_the_others_and_recovers)
+{
+	exhausted_accept_backs_off_and_recovers("N", "n");
 }

@@ -140,6 +140,111 @@ Test(task_policy, child_reset_with_parent_token_works_only_under_share)
 	free_vars();
 }
 
+/* Leaves the context it runs in, which its parent entered: NULL when
+ * the leave is refused and changes nothing, else what went wrong. */
+static void *leaves_parents_enter(void *entered)
+{
+	if (eddy_ctx_leave(entered) != -EINVAL)
+		return "the leave was not -EINVAL";
+	if (eddy_ctx_current() != entered)
+		return "the leave changed the current context";
+	return NULL;
+}
+
+/* Spawns leaves_parents_enter under SHARE and runs it to its end. */
+static const char *run_leaving_child(eddy_ctx *entered)
+{
+	eddy_spawn_opts opts = { .policy = EDDY_SHARE };
+	eddy_task *t = eddy_task_new(leaves_parents_enter, entered, &opts, 0);
+	void *why = "the child did not run to its end";
+	if (t && eddy_task_resume(t) == 1)
+		eddy_task_collect(t, &why);
+	eddy_task_free(t);
+	return why;
+}
+
+Test(task_policy, share_child_cannot_leave_a_context_its_parent_entered)
+{
+	eddy_ctx *outside = eddy_ctx_current();
+	eddy_ctx *parent = eddy_ctx_new();
+	cr_assert_eq(eddy_ctx_enter(parent), 0);
+	const char *why = run_leaving_child(parent);
+	cr_assert_null(why, "%s", why);
+	/* the enter is still the parent's: its leave goes back to outside */
+	cr_assert_eq(eddy_ctx_current(), parent);
+	cr_assert_eq(eddy_ctx_leave(parent), 0);
+	cr_assert_eq(eddy_ctx_current(), outside);
+	eddy_ctx_unref(parent);
+}
+
+/* A task that enters a context, then runs a SHARE child that leaves it:
+ * a task's enter is refused to the tasks it spawns too. */
+static void *enters_then_runs_a_leaving_child(void *arg)
+{
+	(void)arg;
+	eddy_ctx *own = eddy_ctx_current(), *entered = eddy_ctx_new();
+	const char *why = "the enter failed";
+	if (eddy_ctx_enter(entered) == 0) {
+		why = run_leaving_child(entered);
+		if (!why && eddy_ctx_current() != entered)
+			why = "the parent's current context changed";
+		if (eddy_ctx_leave(entered) && !why)
+			why = "the parent's own leave failed";
+		if (!why && eddy_ctx_current() != own)
+			why = "the leave did not return to the task's context";
+	}
+	eddy_ctx_unref(entered);
+	return (void *)why;
+}
+
+Test(task_policy, share_child_of_a_task_cannot_leave_the_context_the_task_entered)
+{
+	eddy_task *t = eddy_task_new(enters_then_runs_a_leaving_child, NULL,
+				     NULL, 0);
+	void *why;
+	cr_assert_eq(eddy_task_resume(t), 1);
+	cr_assert_eq(eddy_task_collect(t, &why), 0);
+	cr_assert_null(why, "%s", (char *)why);
+	eddy_task_free(t);
+}
+
+/* Enters and leaves a context of its own, twice, suspending while it
+ * is entered: NULL, or what went wrong. */
+static void *enters_and_leaves_its_own(void *arg)
+{
+	(void)arg;
+	eddy_ctx *mine = eddy_ctx_new(), *before = eddy_ctx_current();
+	const char *why = NULL;
+	for (int i = 0; i < 2 && !why; i++) {
+		if (eddy_ctx_enter(mine) || eddy_ctx_current() != mine)
+			why = "the enter failed";
+		eddy_task_suspend();
+		if (!why && eddy_ctx_leave(mine))
+			why = "the leave failed";
+		if (!why && eddy_ctx_current() != before)
+			why = "the leave did not return to the shared context";
+	}
+	eddy_ctx_unref(mine);
+	return (void *)why;
+}
+
+Test(task_policy, share_child_enters_and_leaves_its_own_contexts)
+{
+	eddy_ctx *parent = eddy_ctx_new();
+	cr_assert_eq(eddy_ctx_enter(parent), 0);
+	eddy_spawn_opts opts = { .policy = EDDY_SHARE };
+	eddy_task *t = eddy_task_new(enters_and_leaves_its_own, NULL, &opts, 0);
+	int suspends = 0;
+	while (eddy_task_resume(t) == 0 && ++suspends <= 2)
+		cr_assert_eq(eddy_ctx_current(), parent);
+	void *why;
+	cr_assert_eq(eddy_task_collect(t, &why), 0);
+	cr_assert_null(why, "%s", (char *)why);
+	eddy_task_free(t);
+	cr_assert_eq(eddy_ctx_leave(parent), 0);
+	eddy_ctx_unref(parent);
+}
+
 Test(task_policy, child_set_and_reset_of_unset_var_leaves_it_unset)
 {
 	setup_vars();
