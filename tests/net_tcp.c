@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "net_common.h"
+#include "accept_queue.h"
 
 #include <fcntl.h>
 #include <netinet/tcp.h>
@@ -216,21 +217,25 @@ struct full_backlog {
 	int fds[8], n; /* the connections that filled it */
 };
 
-/* A listener with backlog 1, connected to until a connect times out. */
+/* A listener with backlog 1, connected to until it says its queue is
+ * full (accept_queue.h); then a connect times out. */
 static void fill_backlog(struct full_backlog *b)
 {
 	b->lfd = eddy_tcp_listen("127.0.0.1", "0",
 				 &(eddy_tcp_listen_opts){ .backlog = 1 });
 	cr_assert_geq(b->lfd, 0);
 	b->port = eddy_tcp_local_port(b->lfd);
-	int r = 0;
 	b->n = 0;
-	while (b->n < 8) {
-		r = eddy_tcp_connect("127.0.0.1", port_str(b->port), SHORT_NS);
-		if (r < 0)
-			break;
-		b->fds[b->n++] = r;
+	while (b->n < 8 && !accept_queue_wait(b->lfd, (unsigned)b->n)) {
+		/* room in the queue: the handshake completes */
+		int fd = eddy_tcp_connect("127.0.0.1", port_str(b->port),
+					  LONG_NS);
+		cr_assert_geq(fd, 0, "connection %d: %s", b->n,
+			      eddy_strerror(fd));
+		b->fds[b->n++] = fd;
 	}
+	cr_assert_lt(b->n, 8, "the queue never filled");
+	int r = eddy_tcp_connect("127.0.0.1", port_str(b->port), SHORT_NS);
 	cr_assert_eq(r, -ETIMEDOUT, "after %d connections: %s", b->n,
 		     eddy_strerror(r));
 }
