@@ -27,6 +27,7 @@
 
 #include "accept_queue.h"
 #include "eddy.h"
+#include "refused_port.h"
 
 EDDY_SUITE(loop_io);
 
@@ -504,12 +505,12 @@ static void *connect_refused(void *arg)
 {
 	(void)arg;
 	struct sockaddr_in addr;
-	int l = tcp_listener(&addr, 1);
-	close(l); /* the port is free now: nobody listens there */
+	int held = refused_port(&addr); /* nobody listens there */
 	int c = tcp_socket();
 	cr_assert_eq(eddy_connect(c, (struct sockaddr *)&addr, sizeof addr),
 		     -ECONNREFUSED);
 	close(c);
+	close(held);
 	return NULL;
 }
 

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "net_common.h"
 #include "accept_queue.h"
+#include "refused_port.h"
 
 #include <fcntl.h>
 #include <netinet/tcp.h>
@@ -194,11 +195,12 @@ static int open_fds(void)
 static void *refused(void *arg)
 {
 	(void)arg;
-	int port;
-	int lfd = listener("127.0.0.1", &port);
-	close(lfd); /* nobody listens on port now */
-	cr_assert_eq(eddy_tcp_connect("127.0.0.1", port_str(port), LONG_NS),
+	struct sockaddr_in addr;
+	int held = refused_port(&addr); /* nobody listens there */
+	const char *port = port_str(ntohs(addr.sin_port));
+	cr_assert_eq(eddy_tcp_connect("127.0.0.1", port, LONG_NS),
 		     -ECONNREFUSED);
+	close(held);
 	return NULL;
 }
 
