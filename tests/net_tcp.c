@@ -75,13 +75,20 @@ LOOP_TEST(net_tcp, listen_on_every_address_takes_ipv4_and_ipv6)
 static void *v6only_refuses_v4(void *arg)
 {
 	(void)arg;
-	int lfd = eddy_tcp_listen("::", "0",
+	/* The port's IPv4 side first, held by a socket that does not
+	 * listen, so that no other socket listens there (refused_port.h);
+	 * then the IPv6-only listener on the same port, which a dual-stack
+	 * one could not share. */
+	struct sockaddr_in four;
+	int held = hold_port(INADDR_ANY, 0, &four);
+	const char *port = port_str(ntohs(four.sin_port));
+	int lfd = eddy_tcp_listen("::", port,
 				  &(eddy_tcp_listen_opts){ .v6only = 1 });
-	cr_assert_geq(lfd, 0);
-	int port = eddy_tcp_local_port(lfd);
-	cr_assert_eq(eddy_tcp_connect("127.0.0.1", port_str(port), LONG_NS),
+	cr_assert_geq(lfd, 0, "%s", eddy_strerror(lfd));
+	cr_assert_eq(eddy_tcp_connect("127.0.0.1", port, LONG_NS),
 		     -ECONNREFUSED);
 	close(lfd);
+	close(held);
 	return NULL;
 }
 
