@@ -21,6 +21,7 @@
 
 #define BACKEND_SUITE loop_backend_tcp
 #include "loop_backend_common.h"
+#include "refused_port.h"
 
 EDDY_SUITE(loop_backend_tcp);
 
@@ -117,14 +118,14 @@ BACKEND_TEST(connect_to_a_closed_port_is_econnrefused)
 	EACH_BACKEND(b)
 	{
 		struct tcp s;
-		/* A port that was just bound, and is closed again. */
-		close(listener(&s.addr));
+		int held = refused_port(&s.addr); /* nobody listens there */
 		s.client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		cr_assert_geq(s.client, 0);
 		if (run_on(b, connects, &s))
 			cr_expect_eq(s.connected, -ECONNREFUSED, "%s: %ld",
 				     backend_name(b), s.connected);
 		close(s.client);
+		close(held);
 	}
 }
 

@@ -25,7 +25,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "accept_queue.h"
 #include "eddy.h"
+#include "refused_port.h"
 
 EDDY_SUITE(loop_io);
 
@@ -503,12 +505,12 @@ static void *connect_refused(void *arg)
 {
 	(void)arg;
 	struct sockaddr_in addr;
-	int l = tcp_listener(&addr, 1);
-	close(l); /* the port is free now: nobody listens there */
+	int held = refused_port(&addr); /* nobody listens there */
 	int c = tcp_socket();
 	cr_assert_eq(eddy_connect(c, (struct sockaddr *)&addr, sizeof addr),
 		     -ECONNREFUSED);
 	close(c);
+	close(held);
 	return NULL;
 }
 
@@ -543,21 +545,22 @@ Test(loop_io, accept_timeout_without_a_client_is_etimedout)
 /*
  * A listener whose accept queue is full drops new handshakes, so a connect
  * to it waits for retransmissions, seconds away.  Fill the queue with
- * non-blocking connects, then one more connect must time out.
+ * non-blocking connects until the listener says it is full (a connect's
+ * EINPROGRESS does not: see accept_queue.h), then one more connect must
+ * time out.
  */
 static void *connect_times_out(void *arg)
 {
 	(void)arg;
 	enum { MAX_FILL = 64 };
 	struct sockaddr_in addr;
-	int l = tcp_listener(&addr, 0), fill_fds[MAX_FILL], n = 0, r = 0;
-	for (; n < MAX_FILL; n++) {
+	int l = tcp_listener(&addr, 0), fill_fds[MAX_FILL], n = 0;
+	for (; n < MAX_FILL && !accept_queue_wait(l, (unsigned)n); n++) {
 		fill_fds[n] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 		cr_assert_geq(fill_fds[n], 0);
-		r = connect(fill_fds[n], (struct sockaddr *)&addr, sizeof addr);
-		if (r && errno == EINPROGRESS)
-			break; /* the queue is full: this one waits */
-		cr_assert_eq(r, 0);
+		int r = connect(fill_fds[n], (struct sockaddr *)&addr,
+				sizeof addr);
+		cr_assert(r == 0 || errno == EINPROGRESS, "%s", strerror(errno));
 	}
 	cr_assert_lt(n, MAX_FILL);
 	int c = tcp_socket();
@@ -565,7 +568,7 @@ static void *connect_times_out(void *arg)
 					  sizeof addr, SHORT_NS),
 		     -ETIMEDOUT);
 	close(c);
-	for (int i = 0; i <= n; i++)
+	for (int i = 0; i < n; i++)
 		close(fill_fds[i]);
 	close(l);
 	return NULL;

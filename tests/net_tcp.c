@@ -7,6 +7,8 @@
  */
 #define _GNU_SOURCE
 #include "net_common.h"
+#include "accept_queue.h"
+#include "refused_port.h"
 
 #include <fcntl.h>
 #include <netinet/tcp.h>
@@ -73,13 +75,20 @@ LOOP_TEST(net_tcp, listen_on_every_address_takes_ipv4_and_ipv6)
 static void *v6only_refuses_v4(void *arg)
 {
 	(void)arg;
-	int lfd = eddy_tcp_listen("::", "0",
+	/* The port's IPv4 side first, held by a socket that does not
+	 * listen, so that no other socket listens there (refused_port.h);
+	 * then the IPv6-only listener on the same port, which a dual-stack
+	 * one could not share. */
+	struct sockaddr_in four;
+	int held = hold_port(INADDR_ANY, 0, &four);
+	const char *port = port_str(ntohs(four.sin_port));
+	int lfd = eddy_tcp_listen("::", port,
 				  &(eddy_tcp_listen_opts){ .v6only = 1 });
-	cr_assert_geq(lfd, 0);
-	int port = eddy_tcp_local_port(lfd);
-	cr_assert_eq(eddy_tcp_connect("127.0.0.1", port_str(port), LONG_NS),
+	cr_assert_geq(lfd, 0, "%s", eddy_strerror(lfd));
+	cr_assert_eq(eddy_tcp_connect("127.0.0.1", port, LONG_NS),
 		     -ECONNREFUSED);
 	close(lfd);
+	close(held);
 	return NULL;
 }
 
@@ -193,11 +202,12 @@ static int open_fds(void)
 static void *refused(void *arg)
 {
 	(void)arg;
-	int port;
-	int lfd = listener("127.0.0.1", &port);
-	close(lfd); /* nobody listens on port now */
-	cr_assert_eq(eddy_tcp_connect("127.0.0.1", port_str(port), LONG_NS),
+	struct sockaddr_in addr;
+	int held = refused_port(&addr); /* nobody listens there */
+	const char *port = port_str(ntohs(addr.sin_port));
+	cr_assert_eq(eddy_tcp_connect("127.0.0.1", port, LONG_NS),
 		     -ECONNREFUSED);
+	close(held);
 	return NULL;
 }
 
@@ -216,21 +226,25 @@ struct full_backlog {
 	int fds[8], n; /* the connections that filled it */
 };
 
-/* A listener with backlog 1, connected to until a connect times out. */
+/* A listener with backlog 1, connected to until it says its queue is
+ * full (accept_queue.h); then a connect times out. */
 static void fill_backlog(struct full_backlog *b)
 {
 	b->lfd = eddy_tcp_listen("127.0.0.1", "0",
 				 &(eddy_tcp_listen_opts){ .backlog = 1 });
 	cr_assert_geq(b->lfd, 0);
 	b->port = eddy_tcp_local_port(b->lfd);
-	int r = 0;
 	b->n = 0;
-	while (b->n < 8) {
-		r = eddy_tcp_connect("127.0.0.1", port_str(b->port), SHORT_NS);
-		if (r < 0)
-			break;
-		b->fds[b->n++] = r;
+	while (b->n < 8 && !accept_queue_wait(b->lfd, (unsigned)b->n)) {
+		/* room in the queue: the handshake completes */
+		int fd = eddy_tcp_connect("127.0.0.1", port_str(b->port),
+					  LONG_NS);
+		cr_assert_geq(fd, 0, "connection %d: %s", b->n,
+			      eddy_strerror(fd));
+		b->fds[b->n++] = fd;
 	}
+	cr_assert_lt(b->n, 8, "the queue never filled");
+	int r = eddy_tcp_connect("127.0.0.1", port_str(b->port), SHORT_NS);
 	cr_assert_eq(r, -ETIMEDOUT, "after %d connections: %s", b->n,
 		     eddy_strerror(r));
 }
