@@ -172,7 +172,9 @@ int eddy_loop_call(eddy_loop *loop, eddy_fn fn, void *arg,
 /*
  * Fire and forget, from any thread (call_soon_threadsafe): run fn(arg) as
  * a new task on loop, in a snapshot of the calling thread's context.
- * 0, -EINVAL, -ENOMEM.
+ * 0, -EINVAL, -ENOMEM.  The task is made when the loop takes the call: if
+ * that runs out of memory, the call is dropped unrun, as nobody waits
+ * (docs/threads.md).
  */
 int eddy_loop_call_soon(eddy_loop *loop, eddy_fn fn, void *arg);
 
