@@ -48,11 +48,14 @@ void io_complete(eddy_loop *loop, struct io_op *op, long res)
 static long io_run(struct io_op *op)
 {
 	eddy_loop *loop;
-	int err = loop_enter_wait(&loop);
+	int err = op->kind == IO_CLOSE ? loop_enter_uncancellable_wait(&loop)
+				       : loop_enter_wait(&loop);
 	if (err)
 		return err;
 	/*
-	 * A close cannot be cut short: not by a timeout, not by eddy_cancel.
+	 * A close cannot be cut short: not by a timeout, not by eddy_cancel,
+	 * and a cancelled task still closes: cleanup code runs precisely
+	 * after a cancel, and a close refused there would leak the fd.
 	 * io_uring hands the close of a file with a flush method (overlayfs,
 	 * NFS, FUSE) to a worker, and the fd stays in the table until that
 	 * worker takes it; a cancel that reaches it still queued ends it

@@ -114,14 +114,15 @@ static void free_task(eddy_loop *loop, eddy_task *t)
 
 /* loop_enter_wait's checks, for a caller that needs the task too: the
  * calling task, or NULL with *err set. */
-static eddy_task *enter_wait(eddy_loop **loop, int *err)
+static eddy_task *enter_wait(eddy_loop **loop, bool cancelled_too,
+			     int *err)
 {
 	eddy_task *t = eddy_task_current();
 	*err = -EPERM;
 	if (!eddy_loop_now || !t)
 		return NULL;
 	*err = -ECANCELED;
-	if (sched_of(t)->cancelled)
+	if (sched_of(t)->cancelled && !cancelled_too)
 		return NULL;
 	*loop = eddy_loop_now;
 	return t;
@@ -130,7 +131,13 @@ static eddy_task *enter_wait(eddy_loop **loop, int *err)
 int loop_enter_wait(eddy_loop **loop)
 {
 	int err;
-	return enter_wait(loop, &err) ? 0 : err;
+	return enter_wait(loop, false, &err) ? 0 : err;
+}
+
+int loop_enter_uncancellable_wait(eddy_loop **loop)
+{
+	int err;
+	return enter_wait(loop, true, &err) ? 0 : err;
 }
 
 /* Whether the end of the round would find nothing to do: nothing for the
@@ -480,7 +487,7 @@ int eddy_yield(void)
 {
 	eddy_loop *loop;
 	int err;
-	eddy_task *self = enter_wait(&loop, &err);
+	eddy_task *self = enter_wait(&loop, false, &err);
 	if (!self)
 		return err;
 	runq_push(loop, self);

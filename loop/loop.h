@@ -15,7 +15,8 @@
  * Suspending calls (sleep, I/O, join, yield, waits on sync objects) suspend
  * only the calling task and let the loop run others.  Outside a task they
  * return -EPERM.  A cancelled task's current and later suspending calls
- * return -ECANCELED.  docs/loop.md explains a round of the loop.
+ * return -ECANCELED, but for eddy_close, which still closes.  docs/loop.md
+ * explains a round of the loop.
  */
 #ifndef EDDY_LOOP_H
 #define EDDY_LOOP_H
@@ -189,11 +190,10 @@ int eddy_loop_call_soon(eddy_loop *loop, eddy_fn fn, void *arg);
  * is done with them, even when cancelled.
  *
  * A close is the exception: nothing cuts it short, neither a timeout (it
- * has no _timeout variant) nor eddy_cancel, so that when it returns the
- * fd is released, whatever the result (close(2)'s rule).
- * Only -EPERM (not in a task of a loop) and -ECANCELED (the task was
- * cancelled before the call) mean that nothing was done and the fd is
- * still open.
+ * has no _timeout variant) nor eddy_cancel, and a cancelled task still
+ * closes, so that when it returns the fd is released, whatever the result
+ * (close(2)'s rule).  Only -EPERM (not in a task of a loop) means that
+ * nothing was done and the fd is still open.
  */
 ssize_t eddy_read(int fd, void *buf, size_t len);
 ssize_t eddy_write(int fd, const void *buf, size_t len);

@@ -153,6 +153,9 @@ void loop_wake(eddy_loop *loop, struct eddy_wait *w, long result);
  * of a loop, -ECANCELED for a cancelled task.  *loop gets the loop.
  */
 int loop_enter_wait(eddy_loop **loop);
+/* The same for a wait that no cancel ends, which a cancelled task makes
+ * too (a close, io.c): 0 or -EPERM. */
+int loop_enter_uncancellable_wait(eddy_loop **loop);
 
 /* Monotonic time in nanoseconds. */
 uint64_t loop_now_ns(void);

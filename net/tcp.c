@@ -182,7 +182,7 @@ int eddy_tcp_shutdown(int fd, int how)
 int net_close(int fd)
 {
 	int err = eddy_close(fd);
-	if (err == -ECANCELED || err == -EPERM)
+	if (err == -EPERM)
 		err = close(fd) < 0 ? -errno : 0;
 	return err;
 }

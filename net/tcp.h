@@ -9,9 +9,9 @@
 #include <sys/socket.h>
 
 /*
- * Close fd through the loop, or with close(2) where the loop refuses (a
- * cancelled task's eddy_close returns -ECANCELED before closing): every
- * path out of net/ that owns a descriptor closes it, cancelled or not.
+ * Close fd through the loop, or with close(2) outside a task (eddy_close
+ * is -EPERM there): every path out of net/ that owns a descriptor closes
+ * it, in a task or not.
  */
 int net_close(int fd);
 

@@ -183,6 +183,46 @@ BACKEND_TEST(close_leaves_an_operation_on_another_fd_waiting)
 	}
 }
 
+/* A cancelled task cleaning up: every other suspending call is
+ * -ECANCELED, but its close still closes, with a waiter on the fd ended
+ * as by any close. */
+static void *closes_after_being_cancelled(void *arg)
+{
+	struct closing *s = arg;
+	eddy_task *r = eddy_spawn(reads_fd0, s);
+	eddy_yield(); /* the reader waits on the empty pipe now */
+	eddy_cancel(eddy_self());
+	s->r[1] = eddy_yield();
+	s->closed = eddy_close(s->fds[0]);
+	s->other_done = fcntl(s->fds[0], F_GETFD) == -1;
+	if (!s->other_done)
+		close(s->fds[0]);
+	s->fds[0] = -1;
+	s->r[2] = eddy_join(r, NULL); /* -ECANCELED: the reader ends anyway */
+	return NULL;
+}
+
+BACKEND_TEST(close_in_a_cancelled_task_still_closes)
+{
+	EACH_BACKEND(b)
+	{
+		struct closing s = { .r = { 0 } };
+		make_pipe(s.fds);
+		if (run_on(b, closes_after_being_cancelled, &s)) {
+			const char *n = backend_name(b);
+			cr_expect_eq(s.r[1], -ECANCELED, "%s: yield %ld", n,
+				     s.r[1]);
+			cr_expect_eq(s.closed, 0, "%s: %ld", n, s.closed);
+			cr_expect(s.other_done, "%s: the fd is still open", n);
+			cr_expect_eq(s.r[0], -EBADF, "%s: the reader %ld", n,
+				     s.r[0]);
+		}
+		if (s.fds[0] >= 0)
+			close(s.fds[0]);
+		close(s.fds[1]);
+	}
+}
+
 static void *reads_twice(void *arg)
 {
 	struct closing *s = arg;
