@@ -93,14 +93,20 @@ static void opens_fifo_for_writing(struct fifo *s)
 	s->writer = eddy_openat(AT_FDCWD, s->path, O_WRONLY | O_CLOEXEC, 0);
 }
 
+/* The rest of every test's main once its reader task waits to open:
+ * yield while it waits, then open the other end, which ends its wait. */
+static void then_open_for_writing(struct fifo *s, eddy_task *reader)
+{
+	s->waited = reader_waits_through_100_yields(s);
+	opens_fifo_for_writing(s);
+	eddy_join(reader, NULL);
+}
+
 static void *counts_yields_then_opens_for_writing(void *arg)
 {
 	struct fifo *s = arg;
 	s->backend = eddy_loop_backend(eddy_loop_current());
-	eddy_task *t = eddy_spawn(opens_fifo_for_reading, s);
-	s->waited = reader_waits_through_100_yields(s);
-	opens_fifo_for_writing(s);
-	eddy_join(t, NULL);
+	then_open_for_writing(s, eddy_spawn(opens_fifo_for_reading, s));
 	return NULL;
 }
 
@@ -136,9 +142,7 @@ static void *cancels_a_fifo_opener(void *arg)
 	eddy_task *t = eddy_spawn(opens_fifo_for_reading, s);
 	eddy_yield(); /* it starts its open */
 	eddy_cancel(t);
-	s->waited = reader_waits_through_100_yields(s);
-	opens_fifo_for_writing(s);
-	eddy_join(t, NULL);
+	then_open_for_writing(s, t);
 	return NULL;
 }
 
@@ -170,10 +174,9 @@ static void *times_out_a_fifo_opener(void *arg)
 {
 	struct fifo *s = arg;
 	s->backend = eddy_loop_backend(eddy_loop_current());
-	eddy_task *t = eddy_spawn(opens_fifo_for_reading_with_a_timeout, s);
-	s->waited = reader_waits_through_100_yields(s);
-	opens_fifo_for_writing(s);
-	eddy_join(t, NULL);
+	then_open_for_writing(s,
+			      eddy_spawn(opens_fifo_for_reading_with_a_timeout,
+					 s));
 	return NULL;
 }
 
